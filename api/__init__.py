@@ -1,0 +1,1 @@
+"""GraphQL over HTTP: the FastAPI app, the Strawberry schema, sessions and the command line."""

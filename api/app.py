@@ -1,0 +1,125 @@
+"""The application factory: wires settings, storage and the schema into a FastAPI app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import FastAPI, Request
+from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+
+from api.context import Context, TrustedProxies
+from api.errors import redact
+from api.schema import schema
+from api.settings import Settings
+from domain.dependencies import AccountLinks, Dependencies
+from domain.identity.model import SessionPolicy
+from domain.ports import Throttle
+from persistence.card_vault import LocalCardVault, VaultKeyring
+from persistence.database import create_engine
+from persistence.passwords import Argon2Parameters, Argon2PasswordHasher
+from persistence.rate_limits import WindowRateLimiter, limits_storage
+from persistence.unit_of_work import SqlUnitOfWorkFactory
+
+log = logging.getLogger("datarights")
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def build_dependencies(settings: Settings) -> Dependencies:
+    """The adapters the settings ask for."""
+    keyring = VaultKeyring.parse(settings.card_vault_keys, settings.card_vault_active_key)
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    return Dependencies(
+        unit_of_work=SqlUnitOfWorkFactory(engine, lambda conn: LocalCardVault(conn, keyring)),
+        clock=SystemClock(),
+        hasher=Argon2PasswordHasher(
+            Argon2Parameters(
+                settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
+            ),
+            max_concurrent=settings.password_hashes_at_once,
+        ),
+        limiter=WindowRateLimiter(
+            limits_storage(settings.redis_url),
+            {
+                Throttle.LOGIN_ACCOUNT: settings.login_attempts_per_account,
+                Throttle.LOGIN_IP: settings.login_attempts_per_ip,
+                Throttle.REGISTRATION_IP: settings.registrations_per_ip,
+                Throttle.PASSWORD_RESET: settings.password_resets_per_address,
+            },
+        ),
+        links=AccountLinks(settings.public_url),
+        sessions=SessionPolicy(
+            idle_timeout=timedelta(minutes=settings.session_idle_minutes),
+            absolute_timeout=timedelta(hours=settings.session_absolute_hours),
+        ),
+    )
+
+
+class DataRightsRouter(GraphQLRouter[Context, None]):
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        response: GraphQLHTTPResponse = {"data": result.data}
+        if result.errors:
+            response["errors"] = [_formatted(error) for error in result.errors]
+        if result.extensions:
+            response["extensions"] = result.extensions
+        return response
+
+
+def _formatted(error: Any) -> dict[str, Any]:
+    formatted: dict[str, Any] = error.formatted
+    formatted["message"] = redact(formatted["message"])
+    return formatted
+
+
+def create_app(settings: Settings | None = None, deps: Dependencies | None = None) -> FastAPI:
+    """The ASGI app; tests pass their own settings (and may pass dependencies)."""
+    settings = settings or Settings()
+    deps = deps or build_dependencies(settings)
+    proxies = TrustedProxies.parse(settings.trusted_proxies)
+
+    async def context() -> Context:
+        return Context(deps, settings, proxies)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await deps.unit_of_work.engine.dispose()  # type: ignore[attr-defined]
+
+    app = FastAPI(
+        title="datarights",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    router = DataRightsRouter(
+        schema,
+        context_getter=context,
+        graphql_ide="graphiql" if not settings.production else None,
+        allow_queries_via_get=False,
+    )
+    app.include_router(router, prefix="/graphql")
+    app.state.settings = settings
+    app.state.deps = deps
+
+    @app.get("/healthz", include_in_schema=False)
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """For ``uvicorn --factory api.app:app_from_environment`` and ``datarights serve``."""
+    return create_app(Settings())

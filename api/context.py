@@ -1,0 +1,113 @@
+"""The per-request context: who is calling, from where, and what the use cases need."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from functools import cached_property
+
+from fastapi import Request
+from strawberry.fastapi import BaseContext
+
+from api.settings import Settings
+from domain.dependencies import Dependencies
+from domain.identity import use_cases as identity
+from domain.identity.model import ClientInfo, Session
+
+_UNRESOLVED = object()
+
+
+@dataclass(frozen=True)
+class TrustedProxies:
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+    @classmethod
+    def parse(cls, entries: list[str]) -> TrustedProxies:
+        return cls(tuple(ipaddress.ip_network(entry, strict=False) for entry in entries))
+
+    def trusts(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.networks)
+
+    def client_ip(self, peer: str | None, forwarded_for: str | None) -> str | None:
+        """The socket's peer, unless it is a trusted proxy: then the nearest untrusted hop
+        named in X-Forwarded-For (hops further left can be forged by the client)."""
+        if peer is None or not forwarded_for or not self.trusts(peer):
+            return peer
+        for hop in reversed([h.strip() for h in forwarded_for.split(",") if h.strip()]):
+            if not self.trusts(hop):
+                return hop if _is_ip(hop) else peer
+        return peer
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+class Context(BaseContext):
+    def __init__(self, deps: Dependencies, settings: Settings, proxies: TrustedProxies) -> None:
+        super().__init__()
+        self.deps = deps
+        self.settings = settings
+        self._proxies = proxies
+        self._session: object = _UNRESOLVED
+
+    @property
+    def http(self) -> Request:
+        assert isinstance(self.request, Request)
+        return self.request
+
+    @cached_property
+    def client(self) -> ClientInfo:
+        peer = self.http.client.host if self.http.client else None
+        ip = self._proxies.client_ip(peer, self.http.headers.get("x-forwarded-for"))
+        return ClientInfo(ip=ip, user_agent=self.http.headers.get("user-agent"))
+
+    @cached_property
+    def token(self) -> str | None:
+        """The session token, from ``Authorization: Bearer`` or else the session cookie."""
+        header = self.http.headers.get("authorization", "")
+        scheme, _, credentials = header.partition(" ")
+        if scheme.lower() == "bearer" and credentials.strip():
+            return credentials.strip()
+        return self.http.cookies.get(self.settings.cookie_name) or None
+
+    async def session(self) -> Session | None:
+        """The caller's live customer session, looked up once per request."""
+        if self._session is _UNRESOLVED:
+            token = self.token
+            self._session = await identity.authenticate(self.deps, token) if token else None
+        assert self._session is None or isinstance(self._session, Session)
+        return self._session
+
+    def forget_session(self) -> None:
+        self._session = None
+
+    def set_session_cookie(self, token: str) -> None:
+        assert self.response is not None
+        self.response.set_cookie(
+            self.settings.cookie_name,
+            token,
+            max_age=self.settings.session_absolute_hours * 3600,
+            path="/",
+            secure=self.settings.secure_cookie,
+            httponly=True,
+            samesite="lax",
+        )
+
+    def clear_session_cookie(self) -> None:
+        assert self.response is not None
+        self.response.delete_cookie(
+            self.settings.cookie_name,
+            path="/",
+            secure=self.settings.secure_cookie,
+            httponly=True,
+            samesite="lax",
+        )

@@ -1,0 +1,1 @@
+"""Operations a customer calls, one module each."""

@@ -1,0 +1,115 @@
+"""How a customer's profile looks in GraphQL."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+
+import strawberry
+
+from domain.profile import model
+
+
+@strawberry.type(description="A postal address.")
+class Address:
+    line1: str
+    line2: str | None
+    city: str
+    region: str | None
+    postal_code: str
+    country: str = strawberry.field(description="ISO 3166-1 alpha-2 code.")
+
+    @classmethod
+    def of(cls, a: model.PostalAddress) -> Address:
+        return cls(
+            line1=a.line1,
+            line2=a.line2,
+            city=a.city,
+            region=a.region,
+            postal_code=a.postal_code,
+            country=a.country,
+        )
+
+
+@strawberry.type(description="The card on file: never its number or security code.")
+class PaymentCardSummary:
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+
+
+@strawberry.type(description="Billing details.")
+class Billing:
+    name: str
+    address: Address
+    organization_users: int = strawberry.field(
+        description="How many users in the organisation use the service."
+    )
+    card: PaymentCardSummary
+
+
+@strawberry.type(description="An amount of money in a currency.")
+class Money:
+    amount: decimal.Decimal
+    currency: str = strawberry.field(description="ISO 4217 code.")
+
+
+@strawberry.type(description="A customer's profile exactly as the company holds it.")
+class Customer:
+    id: strawberry.ID = strawberry.field(
+        description="Opaque and stable; the same for every caller."
+    )
+    email: str
+    email_verified: bool
+    name: str
+    company_name: str
+    address: Address
+    phone: str = strawberry.field(description="E.164, e.g. +442079460958.")
+    billing: Billing
+    title: str | None
+    department: str | None
+    fax: str | None = strawberry.field(description="E.164.")
+    annual_revenue: Money | None
+    employee_count: int | None
+    industry: str | None
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+    version: int = strawberry.field(description="Increases with every change to the profile.")
+
+    @classmethod
+    def of(cls, c: model.Customer) -> Customer:
+        p = c.profile
+        card = p.billing.card
+        revenue = p.annual_revenue
+        return cls(
+            id=strawberry.ID(str(c.id)),
+            email=p.email,
+            email_verified=c.email_verified,
+            name=p.name,
+            company_name=p.company_name,
+            address=Address.of(p.address),
+            phone=p.phone,
+            billing=Billing(
+                name=p.billing.name,
+                address=Address.of(p.billing.address),
+                organization_users=p.billing.organization_users,
+                card=PaymentCardSummary(
+                    brand=card.brand,
+                    last4=card.last4,
+                    exp_month=card.exp_month,
+                    exp_year=card.exp_year,
+                ),
+            ),
+            title=p.title,
+            department=p.department,
+            fax=p.fax,
+            annual_revenue=Money(amount=revenue.amount, currency=revenue.currency)
+            if revenue
+            else None,
+            employee_count=p.employee_count,
+            industry=p.industry,
+            created_at=c.created_at,
+            updated_at=c.updated_at,
+            version=c.version,
+        )

@@ -1,0 +1,74 @@
+"""The Strawberry schema, assembled from the operations of each audience."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.types import ExecutionContext
+
+from api.customer import login as sign_in
+from api.customer import passwords, profile
+from api.customer import profile_fields as policy
+from api.customer import register as registration
+from api.errors import is_deliberate, redact
+
+log = logging.getLogger("datarights.graphql")
+
+
+@strawberry.type
+class Query:
+    me = profile.me
+    profile_fields = policy.profile_fields
+
+
+@strawberry.type
+class Mutation:
+    register = registration.register
+    login = sign_in.login
+    logout = sign_in.logout
+    change_password = passwords.change_password
+    request_password_reset = passwords.request_password_reset
+    reset_password = passwords.reset_password
+    verify_email = passwords.verify_email
+    update_profile = profile.update_profile
+    update_payment_card = profile.update_payment_card
+    remove_optional_information = profile.remove_optional_information
+
+
+class DataRightsSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            if is_deliberate(error):
+                log.info("request refused: %s", redact(error.message))
+            else:
+                log.error(
+                    "unexpected error in %s",
+                    ".".join(str(p) for p in error.path or ()) or "the request",
+                    exc_info=error.original_error,
+                )
+
+
+def build_schema(**extra: Any) -> strawberry.Schema:
+    return DataRightsSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[
+            QueryDepthLimiter(max_depth=10),
+            MaxAliasesLimiter(max_alias_count=15),
+            MaxTokensLimiter(max_token_count=1000),
+            MaskErrors(
+                should_mask_error=lambda error: not is_deliberate(error),
+                error_message="Unexpected error.",
+            ),
+        ],
+        **extra,
+    )
+
+
+schema = build_schema()

@@ -1,0 +1,82 @@
+"""Settings from the environment (prefix ``DATARIGHTS_``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Published in the source, so it is refused in production: it protects nothing.
+DEVELOPMENT_VAULT_KEYS = "dev:ZGF0YXJpZ2h0cy1kZXZlbG9wbWVudC1vbmx5LWtleSE="
+
+
+class InsecureSettings(ValueError):
+    """A production setting that would leave data unprotected."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DATARIGHTS_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    database_url: str = Field(
+        default_factory=lambda: f"sqlite+aiosqlite:///{Path.cwd() / 'datarights.db'}"
+    )
+    database_pool_size: int = 10
+    redis_url: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    log_level: str = "INFO"
+
+    # Card vault: "id:base64key,id:base64key" (32-byte keys); the last is active unless named.
+    card_vault_keys: str = DEVELOPMENT_VAULT_KEYS
+    card_vault_active_key: str | None = None
+
+    # Sessions and their cookie. Secure and the __Host- prefix may only be dropped in development.
+    session_idle_minutes: int = Field(default=30, ge=1)
+    session_absolute_hours: int = Field(default=12, ge=1)
+    cookie_secure: bool | None = None
+
+    # Peers whose X-Forwarded-For is believed (load balancers), as IPs or networks.
+    trusted_proxies: list[str] = []
+
+    # argon2id, OWASP's parameters; cheaper ones only in tests.
+    argon2_memory_kib: int = Field(default=19_456, ge=8)
+    argon2_time_cost: int = Field(default=2, ge=1)
+    argon2_parallelism: int = Field(default=1, ge=1)
+    password_hashes_at_once: int = Field(default=2, ge=1)
+
+    # Rate limits, in the `limits` package's notation ("5 per 15 minutes").
+    login_attempts_per_account: str = "5 per 15 minutes"
+    login_attempts_per_ip: str = "50 per 15 minutes"
+    registrations_per_ip: str = "20 per hour"
+    password_resets_per_address: str = "5 per hour"
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def secure_cookie(self) -> bool:
+        return self.production if self.cookie_secure is None else self.cookie_secure
+
+    @property
+    def cookie_name(self) -> str:
+        # __Host- binds the cookie to this host and path / and demands Secure.
+        return "__Host-datarights_session" if self.secure_cookie else "datarights_session"
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> Settings:
+        if not self.production:
+            return self
+        problems = []
+        if self.card_vault_keys == DEVELOPMENT_VAULT_KEYS or not self.card_vault_keys.strip():
+            problems.append(
+                "DATARIGHTS_CARD_VAULT_KEYS is missing or is the published development key; "
+                "generate one with `datarights generate-vault-key`"
+            )
+        if self.cookie_secure is False:
+            problems.append("DATARIGHTS_COOKIE_SECURE cannot be false in production")
+        if problems:
+            raise InsecureSettings("refusing to start in production: " + "; ".join(problems))
+        return self

@@ -1,0 +1,1 @@
+"""The rules of datarights in plain Python: no GraphQL, HTTP or SQL here."""

@@ -1,0 +1,167 @@
+"""What the domain needs from the outside world, as protocols the adapters implement."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from domain.identity.model import AccountToken, Session, SignInEvent, TokenPurpose
+from domain.profile.card import CardDetails
+from domain.profile.model import Customer
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware (UTC)."""
+        ...
+
+
+class CustomerRepository(Protocol):
+    async def add(self, customer: Customer) -> None:
+        """Store a new customer; raises :class:`EmailAlreadyTaken` when the address is used."""
+        ...
+
+    async def get(self, customer_id: uuid.UUID) -> Customer | None: ...
+
+    async def get_by_email(self, email: str) -> Customer | None: ...
+
+    async def email_taken(self, email: str) -> bool: ...
+
+    async def save(self, customer: Customer, expected_version: int) -> bool:
+        """Write the customer back if nobody changed it since ``expected_version``.
+
+        Returns False on a concurrent change; raises :class:`EmailAlreadyTaken` as ``add``.
+        """
+        ...
+
+
+class EmailAlreadyTaken(Exception):
+    """Another customer holds the address (seen by the database's unique constraint)."""
+
+
+class SessionRepository(Protocol):
+    async def add(self, session: Session) -> None: ...
+
+    async def get_by_token_hash(self, token_hash: str) -> Session | None: ...
+
+    async def touch(self, session_id: uuid.UUID, at: datetime) -> None: ...
+
+    async def end(self, session_id: uuid.UUID) -> None: ...
+
+    async def end_all_for(self, customer_id: uuid.UUID, keep: uuid.UUID | None = None) -> int: ...
+
+
+class SignInEventRepository(Protocol):
+    async def add(self, event: SignInEvent) -> None: ...
+
+
+class AccountTokenRepository(Protocol):
+    async def add(self, token: AccountToken) -> None: ...
+
+    async def get(self, token_hash: str) -> AccountToken | None: ...
+
+    async def mark_used(self, token_hash: str, at: datetime) -> bool:
+        """Use the token once; False when it was already used (by a concurrent call)."""
+        ...
+
+    async def revoke_all(
+        self, customer_id: uuid.UUID, purpose: TokenPurpose, at: datetime
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class EmailMessage:
+    """One e-mail to send; ``kind`` names the template so logs never need the content."""
+
+    kind: str
+    to: str
+    subject: str
+    body: str
+
+
+class Mailer(Protocol):
+    async def send(self, message: EmailMessage) -> None:
+        """Queue the message; it leaves with the transaction it was queued in, or not at all."""
+        ...
+
+
+class CardVault(Protocol):
+    """Keeps card numbers out of the product: a local encrypted vault or a provider's tokens."""
+
+    async def tokenize(self, card: CardDetails) -> str:
+        """Hand the number (and the code, for verification) over; return the vault's token.
+
+        Raises :class:`CardDeclined` when the vault refuses the card.
+        """
+        ...
+
+    async def discard(self, vault_token: str) -> None:
+        """Forget a card that the customer replaced."""
+        ...
+
+
+class CardDeclined(Exception):
+    """The vault (a payment provider) refused to store the card."""
+
+
+class UnitOfWork(Protocol):
+    """One transaction: everything written through it is committed together or not at all."""
+
+    customers: CustomerRepository
+    sessions: SessionRepository
+    sign_ins: SignInEventRepository
+    tokens: AccountTokenRepository
+    mailer: Mailer
+    cards: CardVault
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+class PasswordHasher(Protocol):
+    async def hash(self, password: str) -> str: ...
+
+    async def verify(self, password: str, password_hash: str | None) -> bool:
+        """True when it matches; with no hash, spends the same time and returns False."""
+        ...
+
+    def needs_rehash(self, password_hash: str) -> bool: ...
+
+
+class Throttle(enum.Enum):
+    """Counters of attempts; the adapter holds how many each allows and over which window."""
+
+    LOGIN_ACCOUNT = "login-account"
+    LOGIN_IP = "login-ip"
+    REGISTRATION_IP = "registration-ip"
+    PASSWORD_RESET = "password-reset"
+
+
+class RateLimiter(Protocol):
+    async def hit(self, throttle: Throttle, key: str) -> bool:
+        """Count one attempt; False when the limit was already reached."""
+        ...
+
+    async def exhausted(self, throttle: Throttle, key: str) -> bool:
+        """True when no attempt is left, without counting one."""
+        ...
+
+    async def clear(self, throttle: Throttle, key: str) -> None: ...

@@ -1,0 +1,200 @@
+"""Registering, and seeing, correcting and removing what the profile holds."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+
+from domain.dependencies import Dependencies
+from domain.errors import DomainError, ErrorCode, FieldPath, Problem
+from domain.identity import notices
+from domain.identity.model import ClientInfo, Session
+from domain.identity.passwords import check_password
+from domain.identity.use_cases import (
+    SignedIn,
+    check_current_password,
+    load_customer,
+    save_customer,
+    send_email_verification,
+    start_session,
+)
+from domain.ports import CardDeclined, EmailAlreadyTaken, Throttle, UnitOfWork
+from domain.profile.card import CardDetails, CardForm
+from domain.profile.model import Customer
+from domain.profile.policy import CARD_PATH, FIELDS_BY_KEY, FIELDS_BY_PATH, PATCHABLE_FIELDS
+from domain.profile.validation import validate_fields
+from domain.profile.values import build_profile, profile_values
+
+_EMAIL: FieldPath = ("email",)
+_COUNTRY: FieldPath = ("address", "country")
+
+
+async def register(
+    deps: Dependencies,
+    values: Mapping[FieldPath, object],
+    card: CardForm | None,
+    password: object,
+    client: ClientInfo,
+) -> SignedIn:
+    """Create the account from the statement's required (and any optional) information and
+    sign the customer in. Every problem with the input is reported at once."""
+    if not await deps.limiter.hit(Throttle.REGISTRATION_IP, client.ip or "unknown"):
+        raise DomainError.single(
+            ErrorCode.TOO_MANY_ATTEMPTS, "Too many registrations from here; try again later."
+        )
+    checked, problems = validate_fields(
+        PATCHABLE_FIELDS, values, phone_region=_region(values.get(_COUNTRY))
+    )
+    personal = [str(values.get(p) or "") for p in (_EMAIL, ("name",), ("company_name",))]
+    problems += check_password(password, ("password",), personal)
+    details, card_problems = _check_card(card, deps)
+    problems += card_problems
+    if problems:
+        raise DomainError(problems)
+    assert details is not None and isinstance(password, str)
+    password_hash = await deps.hasher.hash(password)
+    now = deps.clock.now()
+    async with deps.unit_of_work() as uow:
+        email = str(checked[_EMAIL])
+        if await uow.customers.email_taken(email):
+            raise _email_taken()
+        checked[CARD_PATH] = details.kept_as(await _tokenize(uow, details))
+        customer = Customer(
+            id=uuid.uuid4(),
+            profile=build_profile(checked),
+            password_hash=password_hash,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            await uow.customers.add(customer)
+        except EmailAlreadyTaken:
+            raise _email_taken() from None
+        await send_email_verification(uow, deps, customer)
+        signed_in = await start_session(uow, deps, customer, client)
+        await uow.commit()
+    return signed_in
+
+
+async def get_customer(deps: Dependencies, session: Session) -> Customer | None:
+    """The profile exactly as stored."""
+    async with deps.unit_of_work() as uow:
+        return await uow.customers.get(session.customer_id)
+
+
+async def update_profile(
+    deps: Dependencies,
+    session: Session,
+    patch: Mapping[FieldPath, object],
+    current_password: str | None = None,
+) -> Customer:
+    """Change the fields present in ``patch``; ``None`` clears a field, which only optional
+    fields allow. A new e-mail address needs the current password and a new verification."""
+    unknown = [p for p in patch if p not in FIELDS_BY_PATH or p == CARD_PATH]
+    if unknown:
+        raise DomainError(
+            Problem(p, ErrorCode.NOT_A_FIELD, "Not a field of the profile.") for p in unknown
+        )
+    async with deps.unit_of_work() as uow:
+        customer = await load_customer(uow, session.customer_id)
+    current = profile_values(customer.profile)
+    merged = {**current, **patch}
+    specs = [FIELDS_BY_PATH[p] for p in patch]
+    checked, problems = validate_fields(specs, merged, phone_region=_region(merged.get(_COUNTRY)))
+    if problems:
+        raise DomainError(problems)
+    changed = {p: v for p, v in checked.items() if current.get(p) != v}
+    if not changed:
+        return customer
+    old_email = customer.email
+    new_email = changed.get(_EMAIL)
+    if new_email is not None:
+        await check_current_password(deps, customer, current_password, ("current_password",))
+    async with deps.unit_of_work() as uow:
+        if new_email is not None and await uow.customers.email_taken(str(new_email)):
+            raise _email_taken()
+        customer.profile = build_profile({**current, **changed})
+        customer.updated_at = deps.clock.now()
+        if new_email is not None:
+            customer.email_verified_at = None
+        try:
+            await save_customer(uow, customer)
+        except EmailAlreadyTaken:
+            raise _email_taken() from None
+        if new_email is not None:
+            await send_email_verification(uow, deps, customer)
+            await uow.mailer.send(notices.email_changed(old_email, customer.email))
+        await uow.commit()
+    return customer
+
+
+async def remove_optional_information(
+    deps: Dependencies, session: Session, field_keys: Sequence[str]
+) -> Customer:
+    """Clear the named optional fields in one go; naming a mandatory one refuses the call."""
+    problems = []
+    for i, key in enumerate(field_keys):
+        spec = FIELDS_BY_KEY.get(key)
+        if spec is None:
+            problems.append(Problem(("fields", str(i)), ErrorCode.NOT_A_FIELD, "Not a field."))
+        elif spec.mandatory:
+            problems.append(
+                Problem(
+                    ("fields", str(i)),
+                    ErrorCode.NOT_OPTIONAL,
+                    f"{key} is required information and cannot be removed; change it instead.",
+                )
+            )
+    if problems:
+        raise DomainError(problems)
+    patch = {FIELDS_BY_KEY[key].path: None for key in field_keys}
+    return await update_profile(deps, session, patch)
+
+
+async def update_payment_card(deps: Dependencies, session: Session, card: CardForm) -> Customer:
+    """Replace the card on file; the vault forgets the old one."""
+    details, problems = _check_card(card, deps, prefix=("card",))
+    if problems:
+        raise DomainError(problems)
+    assert details is not None
+    async with deps.unit_of_work() as uow:
+        customer = await load_customer(uow, session.customer_id)
+        values = profile_values(customer.profile)
+        old = customer.profile.billing.card
+        values[CARD_PATH] = details.kept_as(await _tokenize(uow, details, ("card",)))
+        customer.profile = build_profile(values)
+        customer.updated_at = deps.clock.now()
+        await save_customer(uow, customer)
+        await uow.cards.discard(old.vault_token)
+        await uow.commit()
+    return customer
+
+
+def _check_card(
+    card: CardForm | None, deps: Dependencies, prefix: FieldPath = CARD_PATH
+) -> tuple[CardDetails | None, list[Problem]]:
+    if card is None:
+        return None, [Problem(prefix, ErrorCode.REQUIRED, "A payment card is required.")]
+    details, problems = card.check(deps.clock.now().date())
+    return details, [p.under(*prefix) for p in problems]
+
+
+async def _tokenize(uow: UnitOfWork, card: CardDetails, at: FieldPath = CARD_PATH) -> str:
+    try:
+        return await uow.cards.tokenize(card)
+    except CardDeclined:
+        raise DomainError(
+            [Problem(at, ErrorCode.CARD_DECLINED, "The card was declined; try another card.")]
+        ) from None
+
+
+def _region(country: object) -> str | None:
+    return (
+        country.strip().upper() if isinstance(country, str) and len(country.strip()) == 2 else None
+    )
+
+
+def _email_taken() -> DomainError:
+    return DomainError.single(
+        ErrorCode.EMAIL_TAKEN, "An account with this e-mail address already exists.", "email"
+    )

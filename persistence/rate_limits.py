@@ -1,0 +1,47 @@
+"""Counters of attempts, in Redis when configured (shared by every replica) or in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import limits
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from domain.ports import Throttle
+
+DEFAULT_LIMITS: Mapping[Throttle, str] = {
+    Throttle.LOGIN_ACCOUNT: "5 per 15 minutes",
+    Throttle.LOGIN_IP: "50 per 15 minutes",
+    Throttle.REGISTRATION_IP: "20 per hour",
+    Throttle.PASSWORD_RESET: "5 per hour",
+}
+
+
+def limits_storage(redis_url: str | None) -> Storage:
+    """Redis (``redis://``, ``rediss://``) when a URL is given, else this process's memory."""
+    if redis_url:
+        return RedisStorage("async+" + redis_url, implementation="redispy", key_prefix="datarights")
+    return MemoryStorage()
+
+
+class WindowRateLimiter:
+    """A moving window per throttle and key (an address, an account id, an IP)."""
+
+    def __init__(self, storage: Storage, rules: Mapping[Throttle, str] = DEFAULT_LIMITS) -> None:
+        self._storage = storage
+        self._limiter = MovingWindowRateLimiter(storage)
+        self._items = {throttle: limits.parse(rule) for throttle, rule in rules.items()}
+
+    async def hit(self, throttle: Throttle, key: str) -> bool:
+        return await self._limiter.hit(self._items[throttle], throttle.value, key)
+
+    async def exhausted(self, throttle: Throttle, key: str) -> bool:
+        return not await self._limiter.test(self._items[throttle], throttle.value, key)
+
+    async def clear(self, throttle: Throttle, key: str) -> None:
+        await self._limiter.clear(self._items[throttle], throttle.value, key)
+
+    async def reset(self) -> None:
+        """Forget every counter (tests, and an operator after an incident)."""
+        await self._storage.reset()

@@ -1,0 +1,1 @@
+"""Repositories: the domain's storage protocols over one SQLAlchemy connection."""

@@ -1,0 +1,159 @@
+"""The schema. Alembic migrations must match it (a test runs ``alembic check``)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    Uuid,
+)
+
+from persistence.types import UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _address_columns(prefix: str) -> list[Column[object]]:
+    return [
+        Column(f"{prefix}_line1", String(200), nullable=False),
+        Column(f"{prefix}_line2", String(200)),
+        Column(f"{prefix}_city", String(100), nullable=False),
+        Column(f"{prefix}_region", String(100)),
+        Column(f"{prefix}_postal_code", String(20), nullable=False),
+        Column(f"{prefix}_country", String(2), nullable=False),
+    ]
+
+
+# Card data: only the vault's token, brand, last four digits and expiry. No number, no CVC.
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("email_verified_at", UTCDateTime),
+    Column("password_hash", String(255), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("company_name", String(200), nullable=False),
+    *_address_columns("address"),
+    Column("phone", String(32), nullable=False),
+    Column("billing_name", String(200), nullable=False),
+    *_address_columns("billing_address"),
+    Column("billing_organization_users", Integer, nullable=False),
+    Column("card_vault_token", String(64), nullable=False),
+    Column("card_brand", String(20), nullable=False),
+    Column("card_last4", String(4), nullable=False),
+    Column("card_exp_month", SmallInteger, nullable=False),
+    Column("card_exp_year", SmallInteger, nullable=False),
+    Column("title", String(100)),
+    Column("department", String(100)),
+    Column("fax", String(32)),
+    Column("annual_revenue_amount", Numeric(17, 2)),
+    Column("annual_revenue_currency", String(3)),
+    Column("employee_count", Integer),
+    Column("industry", String(100)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    CheckConstraint("length(card_last4) = 4", name="card_last4_is_four"),
+    CheckConstraint(
+        "billing_organization_users BETWEEN 1 AND 100000", name="organization_users_range"
+    ),
+    CheckConstraint(
+        "(annual_revenue_amount IS NULL) = (annual_revenue_currency IS NULL)",
+        name="annual_revenue_has_currency",
+    ),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column(
+        "customer_id",
+        Uuid,
+        ForeignKey("customers.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+# Kept "to help diagnose technical problems"; a retention job removes old rows.
+sign_in_events = Table(
+    "sign_in_events",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column(
+        "customer_id",
+        Uuid,
+        ForeignKey("customers.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("occurred_at", UTCDateTime, nullable=False, index=True),
+    Column("ip", String(45)),
+    Column("user_agent", String(512)),
+    Index("ix_sign_in_events_customer_id_occurred_at", "customer_id", "occurred_at"),
+)
+
+account_tokens = Table(
+    "account_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column(
+        "customer_id",
+        Uuid,
+        ForeignKey("customers.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("purpose", String(32), nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime),
+)
+
+# The development mailer's outbox; an SMTP relay sends from it and stamps sent_at.
+outbox_messages = Table(
+    "outbox_messages",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("recipient", String(254), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+    Column("sent_at", UTCDateTime),
+)
+
+# The local card vault: AES-GCM ciphertexts, each tagged with the id of the key that made it.
+card_vault = Table(
+    "card_vault",
+    metadata,
+    Column("token", String(64), primary_key=True),
+    Column("key_id", String(32), nullable=False),
+    Column("nonce", LargeBinary(12), nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)

@@ -1,0 +1,73 @@
+"""One database transaction per use case."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from domain.ports import CardVault
+from persistence.mailer import OutboxMailer
+from persistence.repositories.customers import SqlCustomerRepository
+from persistence.repositories.identity import (
+    SqlAccountTokenRepository,
+    SqlSessionRepository,
+    SqlSignInEventRepository,
+)
+
+# A vault is built per transaction so that a local vault can write in the same one; a payment
+# provider's vault ignores the connection.
+CardVaultFactory = Callable[[AsyncConnection], CardVault]
+
+
+class SqlUnitOfWork:
+    def __init__(self, engine: AsyncEngine, card_vault: CardVaultFactory) -> None:
+        self._engine = engine
+        self._card_vault = card_vault
+        self._connection: AsyncConnection | None = None
+
+    async def __aenter__(self) -> Self:
+        conn = await self._engine.connect()
+        await conn.begin()
+        self._connection = conn
+        self.customers = SqlCustomerRepository(conn)
+        self.sessions = SqlSessionRepository(conn)
+        self.sign_ins = SqlSignInEventRepository(conn)
+        self.tokens = SqlAccountTokenRepository(conn)
+        self.mailer = OutboxMailer(conn)
+        self.cards = self._card_vault(conn)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, self._connection = self._connection, None
+        if conn is None:
+            return
+        try:
+            if conn.in_transaction():
+                await conn.rollback()
+        finally:
+            await conn.close()
+
+    async def commit(self) -> None:
+        assert self._connection is not None, "commit outside 'async with'"
+        await self._connection.commit()
+
+    async def rollback(self) -> None:
+        assert self._connection is not None, "rollback outside 'async with'"
+        await self._connection.rollback()
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, engine: AsyncEngine, card_vault: CardVaultFactory) -> None:
+        self.engine = engine
+        self._card_vault = card_vault
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, self._card_vault)
