@@ -59,10 +59,10 @@ def build_schema(**extra: Any) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         extensions=[
-            QueryDepthLimiter(max_depth=10),
-            MaxAliasesLimiter(max_alias_count=15),
-            MaxTokensLimiter(max_token_count=1000),
-            MaskErrors(
+            lambda: QueryDepthLimiter(max_depth=10),
+            lambda: MaxAliasesLimiter(max_alias_count=15),
+            lambda: MaxTokensLimiter(max_token_count=1000),
+            lambda: MaskErrors(
                 should_mask_error=lambda error: not is_deliberate(error),
                 error_message="Unexpected error.",
             ),

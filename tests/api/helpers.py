@@ -1,0 +1,45 @@
+"""Steps many API tests share: register someone, read the outbox."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from persistence.tables import outbox_messages
+from tests.api.documents import REGISTER
+from tests.factories import registration
+from tests.graphql import GraphQLClient
+
+
+async def register(client: GraphQLClient, **changes: Any) -> tuple[str, dict[str, Any]]:
+    """A registered, signed-in customer: (token, customer). The cookie jar is left empty."""
+    data = await client.data(REGISTER, {"input": registration(**changes)})
+    payload = data["register"]
+    assert payload["errors"] == [], payload["errors"]
+    client.forget_cookies()
+    return payload["token"], payload["customer"]
+
+
+async def outbox(engine: AsyncEngine, kind: str | None = None) -> list[dict[str, Any]]:
+    """Queued e-mails, oldest first."""
+    query = select(outbox_messages).order_by(outbox_messages.c.created_at)
+    if kind is not None:
+        query = query.where(outbox_messages.c.kind == kind)
+    async with engine.connect() as conn:
+        return [dict(row) for row in (await conn.execute(query)).mappings()]
+
+
+async def mailed_token(engine: AsyncEngine, kind: str, to: str) -> str:
+    """The code in the latest e-mail of this kind to this address."""
+    messages = [m for m in await outbox(engine, kind) if m["recipient"] == to]
+    assert messages, f"no {kind} e-mail to {to}"
+    match = re.search(r"code: (\S+)", messages[-1]["body"])
+    assert match, messages[-1]["body"]
+    return match.group(1)
+
+
+def codes(errors: list[dict[str, Any]]) -> set[tuple[tuple[str, ...] | None, str]]:
+    return {(tuple(e["field"]) if e["field"] else None, e["code"]) for e in errors}

@@ -1,0 +1,234 @@
+"""changePassword, password reset by e-mail, and e-mail verification."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from persistence.tables import account_tokens
+from tests.api.documents import (
+    CHANGE_PASSWORD,
+    LOGIN,
+    ME,
+    REQUEST_RESET,
+    RESET_PASSWORD,
+    UPDATE_PROFILE,
+    VERIFY_EMAIL,
+)
+from tests.api.helpers import codes, mailed_token, outbox, register
+from tests.conftest import FakeClock, snapshot
+from tests.factories import NEW_PASSWORD, PASSWORD
+from tests.graphql import GraphQLClient
+
+
+async def sign_in(client: GraphQLClient, password: str) -> dict[str, object]:
+    credentials = {"email": "ada@example.com", "password": password}
+    result: dict[str, object] = (await client.data(LOGIN, {"input": credentials}))["login"]
+    client.forget_cookies()
+    return result
+
+
+async def test_changing_the_password_ends_every_other_session_and_tells_the_address(
+    client: GraphQLClient, engine: AsyncEngine
+) -> None:
+    # given two sessions
+    token, _ = await register(client)
+    other = (await sign_in(client, PASSWORD))["token"]
+    # when
+    result = await client.data(
+        CHANGE_PASSWORD,
+        {"input": {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD}},
+        token=token,
+    )
+    # then
+    assert result["changePassword"] == {"changed": True, "errors": []}
+    assert (await client.data(ME, token=token))["me"] is not None
+    assert (await client.data(ME, token=str(other)))["me"] is None
+    assert (await sign_in(client, PASSWORD))["token"] is None
+    assert (await sign_in(client, NEW_PASSWORD))["token"] is not None
+    notices = await outbox(engine, "PASSWORD_CHANGED")
+    assert [n["recipient"] for n in notices] == ["ada@example.com"]
+
+
+async def test_a_wrong_current_password_changes_nothing(
+    client: GraphQLClient, engine: AsyncEngine
+) -> None:
+    token, _ = await register(client)
+    before = await snapshot(engine)
+    result = await client.data(
+        CHANGE_PASSWORD,
+        {"input": {"currentPassword": "not my password!", "newPassword": NEW_PASSWORD}},
+        token=token,
+    )
+    assert codes(result["changePassword"]["errors"]) == {(("currentPassword",), "WRONG_PASSWORD")}
+    assert await snapshot(engine) == before
+
+
+async def test_a_weak_new_password_is_refused(client: GraphQLClient, engine: AsyncEngine) -> None:
+    token, _ = await register(client)
+    before = await snapshot(engine)
+    result = await client.data(
+        CHANGE_PASSWORD,
+        {"input": {"currentPassword": PASSWORD, "newPassword": "password1234"}},
+        token=token,
+    )
+    assert codes(result["changePassword"]["errors"]) == {(("newPassword",), "PASSWORD_TOO_COMMON")}
+    assert await snapshot(engine) == before
+
+
+async def test_a_reset_request_answers_the_same_whether_or_not_the_address_exists(
+    client: GraphQLClient, engine: AsyncEngine
+) -> None:
+    await register(client)
+    known = await client.data(REQUEST_RESET, {"input": {"email": "ada@example.com"}})
+    unknown = await client.data(REQUEST_RESET, {"input": {"email": "nobody@example.com"}})
+    assert known == unknown == {"requestPasswordReset": {"accepted": True, "errors": []}}
+    assert [m["recipient"] for m in await outbox(engine, "PASSWORD_RESET")] == ["ada@example.com"]
+
+
+async def test_a_reset_token_sets_a_new_password_once_and_ends_every_session(
+    client: GraphQLClient, engine: AsyncEngine
+) -> None:
+    # given
+    token, _ = await register(client)
+    await client.data(REQUEST_RESET, {"input": {"email": "ada@example.com"}})
+    code = await mailed_token(engine, "PASSWORD_RESET", "ada@example.com")
+    # when
+    reset = {"input": {"token": code, "newPassword": NEW_PASSWORD}}
+    result = await client.data(RESET_PASSWORD, reset)
+    # then
+    assert result["resetPassword"] == {"reset": True, "errors": []}
+    assert (await client.data(ME, token=token))["me"] is None
+    assert (await sign_in(client, NEW_PASSWORD))["token"] is not None
+    # and the token is spent
+    before = await snapshot(engine)
+    again = await client.data(RESET_PASSWORD, {"input": {"token": code, "newPassword": PASSWORD}})
+    assert codes(again["resetPassword"]["errors"]) == {(None, "INVALID_TOKEN")}
+    assert await snapshot(engine) == before
+
+
+async def test_an_expired_reset_token_is_refused(
+    timed_client: GraphQLClient, clock: FakeClock, engine: AsyncEngine
+) -> None:
+    await register(timed_client)
+    await timed_client.data(REQUEST_RESET, {"input": {"email": "ada@example.com"}})
+    code = await mailed_token(engine, "PASSWORD_RESET", "ada@example.com")
+    clock.advance(hours=1, seconds=1)
+    before = await snapshot(engine)
+    result = await timed_client.data(
+        RESET_PASSWORD, {"input": {"token": code, "newPassword": NEW_PASSWORD}}
+    )
+    assert codes(result["resetPassword"]["errors"]) == {(None, "INVALID_TOKEN")}
+    assert await snapshot(engine) == before
+
+
+async def test_a_forged_reset_token_is_refused(client: GraphQLClient, engine: AsyncEngine) -> None:
+    await register(client)
+    before = await snapshot(engine)
+    result = await client.data(
+        RESET_PASSWORD, {"input": {"token": "forged-" + "A" * 36, "newPassword": NEW_PASSWORD}}
+    )
+    assert codes(result["resetPassword"]["errors"]) == {(None, "INVALID_TOKEN")}
+    assert await snapshot(engine) == before
+
+
+async def test_a_verification_token_cannot_reset_a_password(
+    client: GraphQLClient, engine: AsyncEngine
+) -> None:
+    await register(client)
+    code = await mailed_token(engine, "EMAIL_VERIFICATION", "ada@example.com")
+    result = await client.data(
+        RESET_PASSWORD, {"input": {"token": code, "newPassword": NEW_PASSWORD}}
+    )
+    assert codes(result["resetPassword"]["errors"]) == {(None, "INVALID_TOKEN")}
+
+
+async def test_the_address_is_verified_with_the_code_sent_at_registration(
+    client: GraphQLClient, engine: AsyncEngine
+) -> None:
+    # given
+    token, customer = await register(client)
+    assert customer["emailVerified"] is False
+    code = await mailed_token(engine, "EMAIL_VERIFICATION", "ada@example.com")
+    # when
+    result = await client.data(VERIFY_EMAIL, {"input": {"token": code}})
+    # then
+    assert result["verifyEmail"] == {"verified": True, "errors": []}
+    assert (await client.data(ME, token=token))["me"]["emailVerified"] is True
+    before = await snapshot(engine)
+    again = await client.data(VERIFY_EMAIL, {"input": {"token": code}})
+    assert codes(again["verifyEmail"]["errors"]) == {(None, "INVALID_TOKEN")}
+    assert await snapshot(engine) == before
+
+
+async def test_an_expired_or_forged_verification_code_is_refused(
+    client: GraphQLClient, engine: AsyncEngine
+) -> None:
+    await register(client)
+    code = await mailed_token(engine, "EMAIL_VERIFICATION", "ada@example.com")
+    async with engine.begin() as conn:
+        await conn.execute(update(account_tokens).values(expires_at=account_tokens.c.created_at))
+    before = await snapshot(engine)
+    for attempt in (code, "forged"):
+        result = await client.data(VERIFY_EMAIL, {"input": {"token": attempt}})
+        assert codes(result["verifyEmail"]["errors"]) == {(None, "INVALID_TOKEN")}
+    assert await snapshot(engine) == before
+
+
+async def test_a_new_address_needs_the_password_a_new_verification_and_a_notice_to_the_old(
+    client: GraphQLClient, engine: AsyncEngine
+) -> None:
+    # given a verified customer
+    token, _ = await register(client)
+    await client.data(
+        VERIFY_EMAIL,
+        {"input": {"token": await mailed_token(engine, "EMAIL_VERIFICATION", "ada@example.com")}},
+    )
+    old_code_before_change = await mailed_token(engine, "EMAIL_VERIFICATION", "ada@example.com")
+    # when the address changes without the password, nothing happens
+    before = await snapshot(engine)
+    refused = await client.data(
+        UPDATE_PROFILE, {"input": {"email": "ada@analytical.example"}}, token=token
+    )
+    assert codes(refused["updateProfile"]["errors"]) == {(("currentPassword",), "REQUIRED")}
+    wrong = await client.data(
+        UPDATE_PROFILE,
+        {"input": {"email": "ada@analytical.example", "currentPassword": "not my password"}},
+        token=token,
+    )
+    assert codes(wrong["updateProfile"]["errors"]) == {(("currentPassword",), "WRONG_PASSWORD")}
+    assert await snapshot(engine) == before
+    # when it changes with the password
+    result = await client.data(
+        UPDATE_PROFILE,
+        {"input": {"email": "ada@analytical.example", "currentPassword": PASSWORD}},
+        token=token,
+    )
+    # then
+    customer = result["updateProfile"]["customer"]
+    assert customer["email"] == "ada@analytical.example"
+    assert customer["emailVerified"] is False
+    assert [m["recipient"] for m in await outbox(engine, "EMAIL_CHANGED")] == ["ada@example.com"]
+    new_code = await mailed_token(engine, "EMAIL_VERIFICATION", "ada@analytical.example")
+    stale = await client.data(VERIFY_EMAIL, {"input": {"token": old_code_before_change}})
+    assert codes(stale["verifyEmail"]["errors"]) == {(None, "INVALID_TOKEN")}
+    verified = await client.data(VERIFY_EMAIL, {"input": {"token": new_code}})
+    assert verified["verifyEmail"]["verified"] is True
+
+
+async def test_mail_is_logged_without_recipient_or_content(
+    client: GraphQLClient, engine: AsyncEngine, captured_logs: object
+) -> None:
+    import pytest
+
+    assert isinstance(captured_logs, pytest.LogCaptureFixture)
+    await register(client)
+    mail_records = [r for r in captured_logs.records if r.name == "datarights.mail"]
+    assert mail_records
+    body = (await outbox(engine, "EMAIL_VERIFICATION"))[0]["body"]
+    code = await mailed_token(engine, "EMAIL_VERIFICATION", "ada@example.com")
+    for record in captured_logs.records:
+        text = record.getMessage() + repr(record.__dict__)
+        assert "ada@example.com" not in text
+        assert code not in text
+        assert body not in text
