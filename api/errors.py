@@ -63,23 +63,31 @@ class Forbidden(RequestError):
 
 
 def is_deliberate(error: GraphQLError) -> bool:
-    """Errors the client may read: validation of the document, and our own refusals."""
+    """Errors the client may read: problems with the document or its variables found by
+    GraphQL itself, and our own refusals. Anything else is a fault of ours, to be masked."""
     original = error.original_error
-    if original is None:
-        return True
-    if isinstance(original, GraphQLError):
-        return bool(original.extensions and original.extensions.get("code"))
-    return False
+    return original is None or isinstance(original, GraphQLError)
 
 
 # GraphQL-core echoes submitted values in coercion errors, which may hold a card number or a
-# password: keep the location and the reason, drop the value.
-_VARIABLE_VALUE = re.compile(r"^(Variable '\$\w+') got invalid value .*?((?: at '[\w.\[\]]+')?; )")
-_EXPECTED_VALUE = re.compile(r"(cannot represent[^:]*?)(?: value)?: .*$", re.DOTALL)
+# password: keep where the problem is and why, drop the value.
+_VARIABLE = re.compile(r"^Variable '\$(\w+)' got invalid value ")
+_AT_PATH = re.compile(r" at '([\w.\[\]]+)'; ")
+_CANNOT_REPRESENT = re.compile(r"(cannot represent[^:]*?)(?: value)?: .*$", re.DOTALL)
+_FOUND = re.compile(r",? ?\b[Ff]ound: .*$", re.DOTALL)
 _LONG_DIGITS = re.compile(r"\d(?:[ \-]?\d){7,}")
 
 
 def redact(message: str) -> str:
-    message = _VARIABLE_VALUE.sub(r"\1 got an invalid value\2", message)
-    message = _EXPECTED_VALUE.sub(r"\1 the value given.", message)
+    """The message without any value the client sent."""
+    variable = _VARIABLE.match(message)
+    if variable:
+        at = _AT_PATH.search(message)
+        reason = message.rsplit("; ", 1)[1] if "; " in message else "wrong type."
+        where = f" at '{at.group(1)}'" if at else ""
+        message = f"Variable '${variable.group(1)}' got an invalid value{where}; {reason}"
+    message = _CANNOT_REPRESENT.sub(r"\1 value.", message)
+    message = _FOUND.sub("", message)
+    if not message.endswith((".", "?")):
+        message += "."
     return _LONG_DIGITS.sub("[redacted]", message)

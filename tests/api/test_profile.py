@@ -156,7 +156,7 @@ async def test_the_card_is_replaced_and_the_vault_forgets_the_old_one(
     client: GraphQLClient, engine: AsyncEngine
 ) -> None:
     # given
-    token, before = await register(client)
+    token, _ = await register(client)
     async with engine.connect() as conn:
         old_tokens = (await conn.execute(select(card_vault.c.token))).scalars().all()
     # when
@@ -179,7 +179,7 @@ async def test_the_card_is_replaced_and_the_vault_forgets_the_old_one(
 async def test_a_bad_replacement_card_is_refused_and_the_old_one_stays(
     client: GraphQLClient, engine: AsyncEngine
 ) -> None:
-    token, before = await register(client)
+    token, _ = await register(client)
     snapshot_before = await snapshot(engine)
     card = {"number": "5555555555554445", "expMonth": 13, "expYear": 2032, "cvc": "98"}
     result = await client.data(UPDATE_CARD, {"input": {"card": card}}, token=token)
