@@ -23,7 +23,7 @@ from domain.ports import Throttle
 from persistence.card_vault import LocalCardVault, VaultKeyring
 from persistence.database import create_engine
 from persistence.passwords import Argon2Parameters, Argon2PasswordHasher
-from persistence.rate_limits import WindowRateLimiter, limits_storage
+from persistence.rate_limits import WindowRateLimiter
 from persistence.unit_of_work import SqlUnitOfWorkFactory
 
 log = logging.getLogger("datarights")
@@ -48,7 +48,7 @@ def build_dependencies(settings: Settings) -> Dependencies:
             max_concurrent=settings.password_hashes_at_once,
         ),
         limiter=WindowRateLimiter(
-            limits_storage(settings.redis_url),
+            settings.redis_url,
             {
                 Throttle.LOGIN_ACCOUNT: settings.login_attempts_per_account,
                 Throttle.LOGIN_IP: settings.login_attempts_per_ip,
@@ -62,6 +62,13 @@ def build_dependencies(settings: Settings) -> Dependencies:
             absolute_timeout=timedelta(hours=settings.session_absolute_hours),
         ),
     )
+
+
+async def close_dependencies(deps: Dependencies) -> None:
+    """Release connections and threads that :func:`build_dependencies` opened."""
+    await deps.unit_of_work.engine.dispose()  # type: ignore[attr-defined]
+    await deps.limiter.close()  # type: ignore[attr-defined]
+    deps.hasher.close()  # type: ignore[attr-defined]
 
 
 class DataRightsRouter(GraphQLRouter[Context, None]):
@@ -94,7 +101,7 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        await deps.unit_of_work.engine.dispose()  # type: ignore[attr-defined]
+        await close_dependencies(deps)
 
     app = FastAPI(
         title="datarights",

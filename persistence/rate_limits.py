@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import limits
+import redis.asyncio
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
@@ -18,19 +19,26 @@ DEFAULT_LIMITS: Mapping[Throttle, str] = {
 }
 
 
-def limits_storage(redis_url: str | None) -> Storage:
-    """Redis (``redis://``, ``rediss://``) when a URL is given, else this process's memory."""
-    if redis_url:
-        return RedisStorage("async+" + redis_url, implementation="redispy", key_prefix="datarights")
-    return MemoryStorage()
-
-
 class WindowRateLimiter:
-    """A moving window per throttle and key (an address, an account id, an IP)."""
+    """A moving window per throttle and key (an address, an account id, an IP), counted in
+    Redis (``redis://``, ``rediss://``) when a URL is given, else in this process's memory."""
 
-    def __init__(self, storage: Storage, rules: Mapping[Throttle, str] = DEFAULT_LIMITS) -> None:
-        self._storage = storage
-        self._limiter = MovingWindowRateLimiter(storage)
+    def __init__(
+        self, redis_url: str | None = None, rules: Mapping[Throttle, str] = DEFAULT_LIMITS
+    ) -> None:
+        # We own the Redis pool, so that shutting down closes its sockets.
+        self._pool = redis.asyncio.ConnectionPool.from_url(redis_url) if redis_url else None
+        self._storage: Storage = (
+            RedisStorage(
+                "async+" + str(redis_url),
+                implementation="redispy",
+                key_prefix="datarights",
+                connection_pool=self._pool,  # type: ignore[arg-type]
+            )
+            if redis_url
+            else MemoryStorage()
+        )
+        self._limiter = MovingWindowRateLimiter(self._storage)
         self._items = {throttle: limits.parse(rule) for throttle, rule in rules.items()}
 
     async def hit(self, throttle: Throttle, key: str) -> bool:
@@ -45,3 +53,7 @@ class WindowRateLimiter:
     async def reset(self) -> None:
         """Forget every counter (tests, and an operator after an incident)."""
         await self._storage.reset()
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()

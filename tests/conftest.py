@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.app import build_dependencies, create_app
+from api.app import build_dependencies, close_dependencies, create_app
 from api.settings import Settings
 from domain.dependencies import Dependencies
 from persistence.migrate import upgrade
@@ -81,7 +81,7 @@ async def settings(database_url: str) -> Settings:
 async def deps(settings: Settings) -> AsyncIterator[Dependencies]:
     deps = build_dependencies(settings)
     yield deps
-    await engine_of(deps).dispose()
+    await close_dependencies(deps)
 
 
 def engine_of(deps: Dependencies) -> AsyncEngine:

@@ -51,5 +51,5 @@ def build_profile(values: Mapping[FieldPath, object]) -> Profile:
 
 
 def _address(v: Mapping[FieldPath, Any], prefix: FieldPath) -> PostalAddress:
-    parts = {part: v.get((*prefix, part)) for part in _ADDRESS_PARTS}
+    parts: dict[str, Any] = {part: v.get((*prefix, part)) for part in _ADDRESS_PARTS}
     return PostalAddress(**parts)

@@ -69,7 +69,7 @@ async def send_card_every_way(client: GraphQLClient, token: str) -> list[str]:
     await post(CARD_AS_WRONG_TYPE % (VISA, CVC))
     await post(CARD_AS_WRONG_TYPE % (f'"{VISA}"', CVC))
     # in a malformed document
-    await post('mutation { updatePaymentCard(input: {card: {number: "%s", cvc: "%s"' % (VISA, CVC))
+    await post(f'mutation {{ updatePaymentCard(input: {{card: {{number: "{VISA}", cvc: "{CVC}"')
     # an AMEX through registration, with a wrong field
     amex = {"number": "3782 822463 10005", "expMonth": 5, "expYear": 2033, "cvc": AMEX_CVC}
     reg = registration(email="amex@example.com")
