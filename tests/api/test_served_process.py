@@ -13,9 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.documents import LOGIN, ME, UPDATE_CARD
+from tests.api.documents import LOGIN, ME, REGISTER, UPDATE_CARD
 from tests.factories import MASTERCARD, PASSWORD, VISA, registration
-from tests.api.documents import REGISTER
 
 ROOT = Path(__file__).resolve().parents[2]
 
