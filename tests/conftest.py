@@ -60,7 +60,7 @@ async def database_url(backend: str) -> AsyncIterator[str]:
         await backends.drop_postgres_database(name)
 
 
-def test_settings(database_url: str, **overrides: Any) -> Settings:
+def settings_for(database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": database_url,
         "database_pool_size": 5,
@@ -74,7 +74,7 @@ def test_settings(database_url: str, **overrides: Any) -> Settings:
 
 @pytest.fixture(scope="session")
 async def settings(database_url: str) -> Settings:
-    return test_settings(database_url)
+    return settings_for(database_url)
 
 
 @pytest.fixture(scope="session")
