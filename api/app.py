@@ -129,4 +129,9 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
 
 def app_from_environment() -> FastAPI:
     """For ``uvicorn --factory api.app:app_from_environment`` and ``datarights serve``."""
-    return create_app(Settings())
+    settings = Settings()
+    # Each worker process configures its own logging (a no-op where it is already set).
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    return create_app(settings)

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from api.settings import Settings
 
@@ -21,6 +22,8 @@ def _settings() -> Settings:
     except ValidationError as error:
         messages = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in error.errors())
         raise SystemExit(f"datarights: {messages}") from None
+    except SettingsError as error:
+        raise SystemExit(f"datarights: {error}") from None
 
 
 def _migrate(settings: Settings) -> None:

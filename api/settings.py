@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Published in the source, so it is refused in production: it protects nothing.
 DEVELOPMENT_VAULT_KEYS = "dev:ZGF0YXJpZ2h0cy1kZXZlbG9wbWVudC1vbmx5LWtleSE="
@@ -37,8 +39,9 @@ class Settings(BaseSettings):
     session_absolute_hours: int = Field(default=12, ge=1)
     cookie_secure: bool | None = None
 
-    # Peers whose X-Forwarded-For is believed (load balancers), as IPs or networks.
-    trusted_proxies: list[str] = []
+    # Peers whose X-Forwarded-For is believed (load balancers): IPs or networks, separated by
+    # commas ("10.0.0.5,172.30.0.0/16") or as a JSON list.
+    trusted_proxies: Annotated[list[str], NoDecode] = []
 
     # argon2id, OWASP's parameters; cheaper ones only in tests.
     argon2_memory_kib: int = Field(default=19_456, ge=8)
@@ -51,6 +54,28 @@ class Settings(BaseSettings):
     login_attempts_per_ip: str = "50 per 15 minutes"
     registrations_per_ip: str = "20 per hour"
     password_resets_per_address: str = "5 per hour"
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} in DATARIGHTS_TRUSTED_PROXIES is not an IP or network"
+                ) from None
+        return value
 
     @property
     def production(self) -> bool:

@@ -77,3 +77,10 @@ def test_a_generated_vault_key_is_accepted(tmp_path: Path) -> None:
     keyring = VaultKeyring.parse(key)
     assert keyring.active == "k7"
     assert len(keyring.keys["k7"]) == 32
+
+
+def test_a_bad_trusted_proxy_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    result = datarights("migrate", cwd=tmp_path, DATARIGHTS_TRUSTED_PROXIES="10.0.0.5,nonsense")
+    assert result.returncode != 0
+    assert "'nonsense' in DATARIGHTS_TRUSTED_PROXIES is not an IP or network" in result.stderr
+    assert "Traceback" not in result.stderr
