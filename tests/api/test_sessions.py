@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.app import create_app
+from domain.dependencies import Dependencies
+from persistence.card_vault import VaultKeyring
 from persistence.tables import sessions, sign_in_events
-from tests.api.documents import LOGIN, LOGOUT, ME
+from tests.api.documents import LOGIN, LOGOUT, ME, REGISTER
 from tests.api.helpers import codes, register
-from tests.conftest import FakeClock
-from tests.factories import PASSWORD
+from tests.conftest import FakeClock, settings_for
+from tests.factories import PASSWORD, registration
 from tests.graphql import GraphQLClient
 
 
@@ -153,3 +157,23 @@ async def test_the_idle_clock_is_written_at_most_once_a_minute(
     clock.advance(seconds=31)
     await timed_client.data(ME, token=token)
     assert await last_seen() > signed_in_at
+
+
+async def test_in_production_the_cookie_is_host_prefixed_and_secure(
+    database_url: str, deps: Dependencies, engine: AsyncEngine
+) -> None:
+    settings = settings_for(
+        database_url, env="production", card_vault_keys=VaultKeyring.generate("k1")
+    )
+    transport = httpx.ASGITransport(app=create_app(settings, deps))
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as http:
+        response = await http.post(
+            "/graphql", json={"query": REGISTER, "variables": {"input": registration()}}
+        )
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("__Host-datarights_session=")
+    assert "Secure" in cookie
+    assert "HttpOnly" in cookie
+    assert "Path=/" in cookie
+    assert "Domain" not in cookie
+    assert "SameSite=lax" in cookie
