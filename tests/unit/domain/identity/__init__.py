@@ -1,0 +1,1 @@
+"""Unit tests of identity: passwords, sessions, tokens and their use cases."""

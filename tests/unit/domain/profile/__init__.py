@@ -1,0 +1,1 @@
+"""Unit tests of the profile: card rules, field policy, values and use cases."""

@@ -1,0 +1,333 @@
+"""In-memory stand-ins for the ports of ``domain/ports.py``, so use cases run without a database.
+
+A unit of work stages every write on a private copy of the store and applies it only on
+``commit``, as a database transaction would: a refused call that never commits leaves
+``store.committed`` exactly as it was. Units of work are meant to be used one after another
+(as the use cases do), not interleaved: a commit replaces the whole committed state.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import re
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Self
+
+from domain.dependencies import AccountLinks, Dependencies
+from domain.identity.model import AccountToken, Session, SignInEvent, TokenPurpose
+from domain.ports import (
+    AccountTokenRepository,
+    CardDeclined,
+    CardVault,
+    CustomerRepository,
+    EmailAlreadyTaken,
+    EmailMessage,
+    Mailer,
+    SessionRepository,
+    SignInEventRepository,
+    Throttle,
+)
+from domain.profile.card import CardDetails
+from domain.profile.model import Customer
+
+
+@dataclass
+class Tables:
+    """Everything the ports can write, as plain collections."""
+
+    customers: dict[uuid.UUID, Customer] = field(default_factory=dict)
+    sessions: dict[uuid.UUID, Session] = field(default_factory=dict)
+    sign_ins: list[SignInEvent] = field(default_factory=list)
+    tokens: dict[str, AccountToken] = field(default_factory=dict)
+    # Messages leave with the transaction that queued them, as with the outbox mailer.
+    outbox: list[EmailMessage] = field(default_factory=list)
+    vault: dict[str, CardDetails] = field(default_factory=dict)
+
+    def load(self, other: Tables) -> None:
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, getattr(other, f.name))
+
+
+class InMemoryStore:
+    """The committed state, shared by every unit of work a test's dependencies open."""
+
+    def __init__(self) -> None:
+        self.committed = Tables()
+        self.commits = 0
+        # Card numbers the fake vault refuses, as a payment provider would.
+        self.declined_numbers: set[str] = set()
+
+    def snapshot(self) -> Tables:
+        return copy.deepcopy(self.committed)
+
+    def customer(self, customer_id: uuid.UUID) -> Customer:
+        return self.committed.customers[customer_id]
+
+    def mail_to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.committed.outbox if m.to == address]
+
+
+def code_in(message: EmailMessage) -> str:
+    """The one-time code an account e-mail carries."""
+    found = re.search(r"code: (\S+)", message.body)
+    assert found is not None, f"no code in the {message.kind} e-mail"
+    return found.group(1)
+
+
+@contextmanager
+def nothing_written(store: InMemoryStore) -> Iterator[None]:
+    """Fail unless the block leaves the committed state as it found it, without committing."""
+    before, commits = store.snapshot(), store.commits
+    yield
+    assert store.commits == commits, "a transaction was committed"
+    assert store.committed == before, "the committed state changed"
+
+
+class InMemoryCustomers:
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
+
+    async def add(self, customer: Customer) -> None:
+        if await self.email_taken(customer.email):
+            raise EmailAlreadyTaken
+        self._tables.customers[customer.id] = copy.deepcopy(customer)
+
+    async def get(self, customer_id: uuid.UUID) -> Customer | None:
+        return copy.deepcopy(self._tables.customers.get(customer_id))
+
+    async def get_by_email(self, email: str) -> Customer | None:
+        found = (c for c in self._tables.customers.values() if c.email == email)
+        return copy.deepcopy(next(found, None))
+
+    async def email_taken(self, email: str) -> bool:
+        return any(c.email == email for c in self._tables.customers.values())
+
+    async def save(self, customer: Customer, expected_version: int) -> bool:
+        stored = self._tables.customers.get(customer.id)
+        if stored is None or stored.version != expected_version:
+            return False
+        if any(
+            c.email == customer.email and c.id != customer.id
+            for c in self._tables.customers.values()
+        ):
+            raise EmailAlreadyTaken
+        saved = dataclasses.replace(copy.deepcopy(customer), version=expected_version + 1)
+        self._tables.customers[customer.id] = saved
+        return True
+
+
+class InMemorySessions:
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
+
+    async def add(self, session: Session) -> None:
+        self._tables.sessions[session.id] = copy.deepcopy(session)
+
+    async def get_by_token_hash(self, token_hash: str) -> Session | None:
+        found = (s for s in self._tables.sessions.values() if s.token_hash == token_hash)
+        return copy.deepcopy(next(found, None))
+
+    async def touch(self, session_id: uuid.UUID, at: datetime) -> None:
+        if session_id in self._tables.sessions:
+            self._tables.sessions[session_id].last_seen_at = at
+
+    async def end(self, session_id: uuid.UUID) -> None:
+        self._tables.sessions.pop(session_id, None)
+
+    async def end_all_for(self, customer_id: uuid.UUID, keep: uuid.UUID | None = None) -> int:
+        ending = [
+            s.id
+            for s in self._tables.sessions.values()
+            if s.customer_id == customer_id and s.id != keep
+        ]
+        for session_id in ending:
+            del self._tables.sessions[session_id]
+        return len(ending)
+
+
+class InMemorySignIns:
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
+
+    async def add(self, event: SignInEvent) -> None:
+        self._tables.sign_ins.append(event)
+
+
+class InMemoryTokens:
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
+
+    async def add(self, token: AccountToken) -> None:
+        self._tables.tokens[token.token_hash] = copy.deepcopy(token)
+
+    async def get(self, token_hash: str) -> AccountToken | None:
+        return copy.deepcopy(self._tables.tokens.get(token_hash))
+
+    async def mark_used(self, token_hash: str, at: datetime) -> bool:
+        token = self._tables.tokens.get(token_hash)
+        if token is None or token.used_at is not None:
+            return False
+        token.used_at = at
+        return True
+
+    async def revoke_all(self, customer_id: uuid.UUID, purpose: TokenPurpose, at: datetime) -> None:
+        for token in self._tables.tokens.values():
+            if token.customer_id == customer_id and token.purpose is purpose and not token.used_at:
+                token.used_at = at
+
+
+class InMemoryMailer:
+    """Collects messages; they reach ``store.committed.outbox`` only if the transaction commits."""
+
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
+
+    async def send(self, message: EmailMessage) -> None:
+        self._tables.outbox.append(message)
+
+
+class InMemoryCardVault:
+    """A local vault: the number stays here under a random token, in the caller's transaction."""
+
+    def __init__(self, tables: Tables, declined_numbers: set[str]) -> None:
+        self._tables = tables
+        self._declined = declined_numbers
+
+    async def tokenize(self, card: CardDetails) -> str:
+        if card.number in self._declined:
+            raise CardDeclined
+        token = f"card_{uuid.uuid4().hex}"
+        self._tables.vault[token] = card
+        return token
+
+    async def discard(self, vault_token: str) -> None:
+        self._tables.vault.pop(vault_token, None)
+
+
+class InMemoryUnitOfWork:
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self._tables = Tables()
+        self.customers: CustomerRepository = InMemoryCustomers(self._tables)
+        self.sessions: SessionRepository = InMemorySessions(self._tables)
+        self.sign_ins: SignInEventRepository = InMemorySignIns(self._tables)
+        self.tokens: AccountTokenRepository = InMemoryTokens(self._tables)
+        self.mailer: Mailer = InMemoryMailer(self._tables)
+        self.cards: CardVault = InMemoryCardVault(self._tables, store.declined_numbers)
+
+    async def __aenter__(self) -> Self:
+        self._tables.load(self._store.snapshot())
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # Whatever was not committed is dropped, as a transaction rolled back on close.
+        self._tables.load(Tables())
+
+    async def commit(self) -> None:
+        self._store.committed = copy.deepcopy(self._tables)
+        self._store.commits += 1
+
+    async def rollback(self) -> None:
+        self._tables.load(self._store.snapshot())
+
+
+class InMemoryUnitOfWorkFactory:
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+
+    def __call__(self) -> InMemoryUnitOfWork:
+        return InMemoryUnitOfWork(self.store)
+
+
+class FakeClock:
+    """A clock that stands still until the test moves it."""
+
+    def __init__(self, start: datetime = datetime(2030, 6, 15, 9, 0, tzinfo=UTC)) -> None:
+        self.current = start
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+class FakePasswordHasher:
+    """Fast and deterministic: an unsalted SHA-256 tagged with a scheme. Changing ``scheme``
+    makes existing hashes look outdated, as new Argon2 parameters would."""
+
+    def __init__(self, scheme: str = "fake-v1") -> None:
+        self.scheme = scheme
+
+    async def hash(self, password: str) -> str:
+        return f"{self.scheme}${_sha256(password)}"
+
+    async def verify(self, password: str, password_hash: str | None) -> bool:
+        if password_hash is None:
+            return False
+        _, _, digest = password_hash.partition("$")
+        return digest == _sha256(password)
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return not password_hash.startswith(f"{self.scheme}$")
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# The production limits' counts (persistence/rate_limits.py), without their windows.
+DEFAULT_LIMITS: Mapping[Throttle, int] = {
+    Throttle.LOGIN_ACCOUNT: 5,
+    Throttle.LOGIN_IP: 50,
+    Throttle.REGISTRATION_IP: 20,
+    Throttle.PASSWORD_RESET: 5,
+}
+
+
+class FakeRateLimiter:
+    """Counters per (throttle, key) that never expire."""
+
+    def __init__(self, limits: Mapping[Throttle, int] = DEFAULT_LIMITS) -> None:
+        self.limits = dict(limits)
+        self.counts: Counter[tuple[Throttle, str]] = Counter()
+
+    async def hit(self, throttle: Throttle, key: str) -> bool:
+        if await self.exhausted(throttle, key):
+            return False
+        self.counts[throttle, key] += 1
+        return True
+
+    async def exhausted(self, throttle: Throttle, key: str) -> bool:
+        return self.counts[throttle, key] >= self.limits[throttle]
+
+    async def clear(self, throttle: Throttle, key: str) -> None:
+        self.counts.pop((throttle, key), None)
+
+
+def fake_dependencies(
+    store: InMemoryStore,
+    clock: FakeClock,
+    hasher: FakePasswordHasher | None = None,
+    limiter: FakeRateLimiter | None = None,
+) -> Dependencies:
+    return Dependencies(
+        unit_of_work=InMemoryUnitOfWorkFactory(store),
+        clock=clock,
+        hasher=hasher or FakePasswordHasher(),
+        limiter=limiter or FakeRateLimiter(),
+        links=AccountLinks("https://privacy.example.com"),
+    )
