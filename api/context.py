@@ -30,6 +30,9 @@ class TrustedProxies:
             ip = ipaddress.ip_address(address)
         except ValueError:
             return False
+        # A dual-stack socket reports an IPv4 peer as ::ffff:a.b.c.d.
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
         return any(ip in network for network in self.networks)
 
     def client_ip(self, peer: str | None, forwarded_for: str | None) -> str | None:

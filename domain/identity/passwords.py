@@ -12,8 +12,20 @@ MIN_LENGTH = 12
 MAX_LENGTH = 128
 # zxcvbn's scale: 0-2 are guessable within an online attacker's budget.
 MIN_STRENGTH = 3
-# zxcvbn is slow on long inputs; beyond this many characters a password is strong by length.
+# zxcvbn is slow on long inputs, so only this many leading characters are scored.
 _SCORED_PREFIX = 64
+
+
+def personal_words(email: object, name: object, company: object) -> list[str]:
+    """What a password must not be built from: the address, its local part, each word of the
+    name and of the company name (zxcvbn matches these only as whole words)."""
+    words: list[str] = []
+    if isinstance(email, str) and email.strip():
+        words += [email.strip().lower(), email.strip().lower().split("@")[0]]
+    for text in (name, company):
+        if isinstance(text, str):
+            words += [word for word in text.lower().split() if len(word) > 2]
+    return words
 
 
 def check_password(

@@ -17,7 +17,7 @@ from domain.identity.model import (
     open_session,
     secret_hash,
 )
-from domain.identity.passwords import check_password
+from domain.identity.passwords import check_password, personal_words
 from domain.ports import Throttle, UnitOfWork
 from domain.profile.model import Customer
 from domain.profile.validation import check_email
@@ -248,7 +248,7 @@ async def save_customer(uow: UnitOfWork, customer: Customer) -> None:
 
 def _personal_words(customer: Customer) -> list[str]:
     p = customer.profile
-    return [p.email, p.email.split("@")[0], *p.name.split(), p.company_name]
+    return personal_words(p.email, p.name, p.company_name)
 
 
 def _invalid_token() -> DomainError:

@@ -69,33 +69,28 @@ def check_card(
 ) -> tuple[CardDetails | None, list[Problem]]:
     """Every problem with the card at once, or the checked details. Messages never echo input."""
     problems: list[Problem] = []
-    digits = _SEPARATORS.sub("", number) if isinstance(number, str) else ""
-    cvc_length = 3
+    digits = _SEPARATORS.sub("", number) if isinstance(number, str) else None
+    found = card_brand(digits) if digits and digits.isascii() and digits.isdigit() else None
+    # The code's length follows the brand the number looks like, even when the number itself
+    # is mistyped, so a right code is not reported wrong alongside a wrong number.
+    cvc_length = found[2] if found else 3
     brand: str | None = None
-    if not digits:
+    if number is None or digits == "":
         problems.append(Problem(("number",), ErrorCode.REQUIRED, "The card number is required."))
-    elif not digits.isascii() or not digits.isdigit() or not 12 <= len(digits) <= 19:
+    elif digits is None or not (digits.isascii() and digits.isdigit() and 12 <= len(digits) <= 19):
+        problems.append(_invalid_number())
+    elif found is None:
         problems.append(
-            Problem(("number",), ErrorCode.CARD_NUMBER_INVALID, "This is not a valid card number.")
+            Problem(
+                ("number",),
+                ErrorCode.CARD_BRAND_UNSUPPORTED,
+                "Cards of this brand are not accepted.",
+            )
         )
+    elif len(digits) not in found[1] or not luhn_valid(digits):
+        problems.append(_invalid_number())
     else:
-        found = card_brand(digits)
-        if found is None:
-            problems.append(
-                Problem(
-                    ("number",),
-                    ErrorCode.CARD_BRAND_UNSUPPORTED,
-                    "Cards of this brand are not accepted.",
-                )
-            )
-        elif len(digits) not in found[1] or not luhn_valid(digits):
-            problems.append(
-                Problem(
-                    ("number",), ErrorCode.CARD_NUMBER_INVALID, "This is not a valid card number."
-                )
-            )
-        else:
-            brand, _, cvc_length = found
+        brand = found[0]
     problems += _check_expiry(exp_month, exp_year, today)
     if not (isinstance(cvc, str) and cvc.isascii() and cvc.isdigit() and len(cvc) == cvc_length):
         problems.append(
@@ -105,19 +100,29 @@ def check_card(
                 f"The security code is the {cvc_length} digits printed on the card.",
             )
         )
-    if problems or brand is None:
+    if problems or brand is None or digits is None:
         return None, problems
     assert isinstance(exp_month, int) and isinstance(exp_year, int) and isinstance(cvc, str)
     return CardDetails(digits, cvc, brand, exp_month, exp_year), []
 
 
+def _invalid_number() -> Problem:
+    return Problem(("number",), ErrorCode.CARD_NUMBER_INVALID, "This is not a valid card number.")
+
+
+def _whole_number(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _check_expiry(month: object, year: object, today: date) -> list[Problem]:
     problems: list[Problem] = []
-    if not isinstance(month, int) or not 1 <= month <= 12:
+    if not _whole_number(month) or not 1 <= month <= 12:  # type: ignore[operator]
         problems.append(
             Problem(("exp_month",), ErrorCode.OUT_OF_RANGE, "The month is a number from 1 to 12.")
         )
-    if not isinstance(year, int) or not today.year - 50 <= year <= today.year + _MAX_YEARS_AHEAD:
+    if not _whole_number(year) or not (
+        today.year - 50 <= year <= today.year + _MAX_YEARS_AHEAD  # type: ignore[operator]
+    ):
         problems.append(
             Problem(("exp_year",), ErrorCode.OUT_OF_RANGE, "Give the year in four digits.")
         )

@@ -9,7 +9,7 @@ from domain.dependencies import Dependencies
 from domain.errors import DomainError, ErrorCode, FieldPath, Problem
 from domain.identity import notices
 from domain.identity.model import ClientInfo, Session
-from domain.identity.passwords import check_password
+from domain.identity.passwords import check_password, personal_words
 from domain.identity.use_cases import (
     SignedIn,
     check_current_password,
@@ -45,7 +45,9 @@ async def register(
     checked, problems = validate_fields(
         PATCHABLE_FIELDS, values, phone_region=_region(values.get(_COUNTRY))
     )
-    personal = [str(values.get(p) or "") for p in (_EMAIL, ("name",), ("company_name",))]
+    personal = personal_words(
+        values.get(_EMAIL), values.get(("name",)), values.get(("company_name",))
+    )
     problems += check_password(password, ("password",), personal)
     details, card_problems = _check_card(card, deps)
     problems += card_problems

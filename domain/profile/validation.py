@@ -16,6 +16,8 @@ from domain.profile.policy import FieldKind, FieldSpec, missing, required_proble
 
 _COUNTRY_CODES = frozenset(c.alpha_2 for c in pycountry.countries)
 _CURRENCY_CODES = frozenset(c.alpha_3 for c in pycountry.currencies)
+# Characters that reorder how text is displayed, used to disguise names and addresses.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def validate_fields(
@@ -39,13 +41,15 @@ def validate_fields(
             else:
                 normalised[spec.path] = None
             continue
+        if spec.kind is FieldKind.MONEY:
+            money, money_problems = _check_money(spec, raw)
+            problems += money_problems
+            if not money_problems:
+                normalised[spec.path] = money
+            continue
         value, problem = _check(spec, raw, phone_region)
         if problem is not None:
-            code, message = problem
-            suffix: FieldPath = ()
-            if spec.kind is FieldKind.MONEY:
-                suffix = ("currency",) if code is ErrorCode.INVALID_CURRENCY else ("amount",)
-            problems.append(Problem((*spec.path, *suffix), code, message))
+            problems.append(Problem(spec.path, *problem))
         else:
             normalised[spec.path] = value
     return normalised, problems
@@ -54,16 +58,14 @@ def validate_fields(
 def _check(
     spec: FieldSpec, raw: object, phone_region: str | None
 ) -> tuple[object, tuple[ErrorCode, str] | None]:
-    if spec.kind in (FieldKind.INTEGER,):
+    if spec.kind is FieldKind.INTEGER:
         return _check_integer(spec, raw)
-    if spec.kind is FieldKind.MONEY:
-        return _check_money(spec, raw)
     if not isinstance(raw, str):
         return None, (ErrorCode.INVALID, "Expected text.")
     text = raw.strip()
     if spec.max_length is not None and len(text) > spec.max_length:
         return None, (ErrorCode.TOO_LONG, f"At most {spec.max_length} characters.")
-    if any(unicodedata.category(ch) == "Cc" for ch in text):
+    if any(unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS for ch in text):
         return None, (ErrorCode.INVALID, "Control characters are not allowed.")
     if spec.kind is FieldKind.EMAIL:
         return check_email(text)
@@ -110,23 +112,39 @@ def _check_integer(spec: FieldSpec, raw: object) -> tuple[object, tuple[ErrorCod
     return raw, None
 
 
-def _check_money(spec: FieldSpec, raw: object) -> tuple[object, tuple[ErrorCode, str] | None]:
+def _check_money(spec: FieldSpec, raw: object) -> tuple[Money | None, list[Problem]]:
     if not isinstance(raw, Money):
-        return None, (ErrorCode.INVALID, "Expected an amount and a currency.")
+        return None, [Problem(spec.path, ErrorCode.INVALID, "Expected an amount and a currency.")]
+    problems: list[Problem] = []
+    amount_at, currency_at = (*spec.path, "amount"), (*spec.path, "currency")
     try:
         amount = Decimal(raw.amount)
-    except (InvalidOperation, TypeError):
-        return None, (ErrorCode.INVALID, "Expected a decimal amount.")
-    if not amount.is_finite() or amount.as_tuple().exponent < -2:  # type: ignore[operator]
-        return None, (ErrorCode.INVALID, "Expected an amount with at most two decimal places.")
-    if (spec.min_value is not None and amount < spec.min_value) or (
+    except (InvalidOperation, TypeError, ValueError):
+        amount = None
+    if amount is None or not amount.is_finite():
+        problems.append(Problem(amount_at, ErrorCode.INVALID, "Expected a decimal amount."))
+    elif amount.as_tuple().exponent < -2:  # type: ignore[operator]
+        problems.append(
+            Problem(amount_at, ErrorCode.INVALID, "At most two decimal places, e.g. 1250.50.")
+        )
+    elif (spec.min_value is not None and amount < spec.min_value) or (
         spec.max_value is not None and amount > spec.max_value
     ):
-        return None, (ErrorCode.OUT_OF_RANGE, f"Must be between {_range(spec)}.")
+        problems.append(
+            Problem(amount_at, ErrorCode.OUT_OF_RANGE, f"Must be between {_range(spec)}.")
+        )
     currency = raw.currency.strip().upper() if isinstance(raw.currency, str) else ""
     if currency not in _CURRENCY_CODES:
-        return None, (ErrorCode.INVALID_CURRENCY, "Use an ISO 4217 currency code such as EUR.")
-    return Money(amount, currency), None
+        problems.append(
+            Problem(
+                currency_at,
+                ErrorCode.INVALID_CURRENCY,
+                "Use an ISO 4217 currency code such as EUR.",
+            )
+        )
+    if problems or amount is None:
+        return None, problems
+    return Money(amount, currency), []
 
 
 def _range(spec: FieldSpec) -> str:

@@ -170,15 +170,6 @@ async def test_too_many_registrations_from_one_address_are_refused(
     assert reported(refused.value.problems) == {((), ErrorCode.TOO_MANY_ATTEMPTS)}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: register passes the name, company name and e-mail to check_password as whole "
-        "strings ('Ada Lovelace'), which zxcvbn matches only as a whole; change_password "
-        "splits the name into words and adds the e-mail's local part, so a password built from "
-        "the customer's name is refused on change but accepted at registration"
-    ),
-)
 async def test_registration_refuses_a_password_built_from_the_customers_name(
     deps: Dependencies, store: InMemoryStore
 ) -> None:
