@@ -7,7 +7,13 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+)
 from strawberry.types import ExecutionContext
 
 from api.customer import login as sign_in
@@ -59,6 +65,9 @@ def build_schema(**extra: Any) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         extensions=[
+            # Front ends send the same few documents again and again: parse each once. (Strawberry's
+            # ValidationCache would miss every time: the limiters below make new rules per request.)
+            lambda: ParserCache(maxsize=256),
             lambda: QueryDepthLimiter(max_depth=10),
             lambda: MaxAliasesLimiter(max_alias_count=15),
             lambda: MaxTokensLimiter(max_token_count=1000),
