@@ -14,7 +14,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from api.context import Context, TrustedProxies
-from api.errors import redact
+from api.errors import MASKED_MESSAGE, redact
 from api.schema import schema
 from api.settings import Settings
 from domain.dependencies import AccountLinks, Dependencies
@@ -48,13 +48,14 @@ def build_dependencies(settings: Settings) -> Dependencies:
             max_concurrent=settings.password_hashes_at_once,
         ),
         limiter=WindowRateLimiter(
-            settings.redis_url,
             {
                 Throttle.LOGIN_ACCOUNT: settings.login_attempts_per_account,
                 Throttle.LOGIN_IP: settings.login_attempts_per_ip,
                 Throttle.REGISTRATION_IP: settings.registrations_per_ip,
                 Throttle.PASSWORD_RESET: settings.password_resets_per_address,
+                Throttle.PASSWORD_RESET_IP: settings.password_resets_per_ip,
             },
+            settings.redis_url,
         ),
         links=AccountLinks(settings.public_url),
         sessions=SessionPolicy(
@@ -86,6 +87,11 @@ class DataRightsRouter(GraphQLRouter[Context, None]):
 def _formatted(error: Any) -> dict[str, Any]:
     formatted: dict[str, Any] = error.formatted
     formatted["message"] = redact(formatted["message"])
+    extensions = formatted.setdefault("extensions", {})
+    if "code" not in extensions:
+        # What is not ours and not masked is GraphQL refusing the document or its variables.
+        masked = formatted["message"] == MASKED_MESSAGE
+        extensions["code"] = "INTERNAL_SERVER_ERROR" if masked else "BAD_REQUEST"
     return formatted
 
 

@@ -45,21 +45,7 @@ def from_domain(error: DomainError) -> list[UserError]:
     return user_errors(error.problems)
 
 
-class RequestError(GraphQLError):
-    """A deliberate top-level error; its message and code reach the client as they are."""
-
-    code = "BAD_REQUEST"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, extensions={"code": self.code})
-
-
-class Unauthenticated(RequestError):
-    code = "UNAUTHENTICATED"
-
-
-class Forbidden(RequestError):
-    code = "FORBIDDEN"
+MASKED_MESSAGE = "Unexpected error."
 
 
 def is_deliberate(error: GraphQLError) -> bool:

@@ -20,7 +20,7 @@ from api.customer import login as sign_in
 from api.customer import passwords, profile
 from api.customer import profile_fields as policy
 from api.customer import register as registration
-from api.errors import is_deliberate, redact
+from api.errors import MASKED_MESSAGE, is_deliberate, redact
 
 log = logging.getLogger("datarights.graphql")
 
@@ -73,7 +73,7 @@ def build_schema(**extra: Any) -> strawberry.Schema:
             lambda: MaxTokensLimiter(max_token_count=1000),
             lambda: MaskErrors(
                 should_mask_error=lambda error: not is_deliberate(error),
-                error_message="Unexpected error.",
+                error_message=MASKED_MESSAGE,
             ),
         ],
         **extra,

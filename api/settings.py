@@ -51,9 +51,13 @@ class Settings(BaseSettings):
 
     # Rate limits, in the `limits` package's notation ("5 per 15 minutes").
     login_attempts_per_account: str = "5 per 15 minutes"
-    login_attempts_per_ip: str = "50 per 15 minutes"
+    login_attempts_per_ip: str = "100 per 15 minutes"
     registrations_per_ip: str = "20 per hour"
     password_resets_per_address: str = "5 per hour"
+    password_resets_per_ip: str = "20 per hour"
+    # Counters in memory are per process: with several workers or replicas every limit is
+    # multiplied. Production needs DATARIGHTS_REDIS_URL unless this says one process is all.
+    rate_limits_in_memory: bool = False
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -99,6 +103,11 @@ class Settings(BaseSettings):
             problems.append(
                 "DATARIGHTS_CARD_VAULT_KEYS is missing or is the published development key; "
                 "generate one with `datarights generate-vault-key`"
+            )
+        if not self.redis_url and not self.rate_limits_in_memory:
+            problems.append(
+                "DATARIGHTS_REDIS_URL is not set, so rate limits would be counted per process; "
+                "set it, or set DATARIGHTS_RATE_LIMITS_IN_MEMORY=true for a single process"
             )
         if self.cookie_secure is False:
             problems.append("DATARIGHTS_COOKIE_SECURE cannot be false in production")

@@ -67,7 +67,3 @@ class DomainError(Exception):
     def single(cls, code: ErrorCode, message: str, *field: str) -> DomainError:
         """A refusal with one problem."""
         return cls([Problem(tuple(field), code, message)])
-
-
-class NotAuthenticated(Exception):
-    """The call needs a signed-in customer and there is none (or the session has ended)."""

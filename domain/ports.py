@@ -153,6 +153,7 @@ class Throttle(enum.Enum):
     LOGIN_IP = "login-ip"
     REGISTRATION_IP = "registration-ip"
     PASSWORD_RESET = "password-reset"
+    PASSWORD_RESET_IP = "password-reset-ip"
 
 
 class RateLimiter(Protocol):

@@ -16,12 +16,16 @@ def is_sqlite(url: str) -> bool:
 def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
     """An engine with the settings each backend needs to behave like the other."""
     if is_sqlite(url):
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            url, echo=echo, hide_parameters=True, connect_args={"timeout": 30}
+        )
         _tune_sqlite(engine)
         return engine
     return create_async_engine(
         url,
         echo=echo,
+        # Parameters are personal data (and password hashes): keep them out of error messages.
+        hide_parameters=True,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,

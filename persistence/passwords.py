@@ -9,6 +9,9 @@ from dataclasses import dataclass
 
 from passlib.context import CryptContext
 
+# passlib refuses passwords over 4096 bytes; anything this long is wrong, whoever sends it.
+_LONGEST_CHECKED = 1024
+
 
 @dataclass(frozen=True, slots=True)
 class Argon2Parameters:
@@ -37,6 +40,8 @@ class Argon2PasswordHasher:
         return await self._run(self._context.hash, password)
 
     async def verify(self, password: str, password_hash: str | None) -> bool:
+        if len(password) > _LONGEST_CHECKED:
+            return False  # no account has one: the rules allow at most 128 characters
         if password_hash is None:
             await self._run(self._context.verify, password, self._decoy)
             return False

@@ -11,21 +11,12 @@ from limits.aio.strategies import MovingWindowRateLimiter
 
 from domain.ports import Throttle
 
-DEFAULT_LIMITS: Mapping[Throttle, str] = {
-    Throttle.LOGIN_ACCOUNT: "5 per 15 minutes",
-    Throttle.LOGIN_IP: "50 per 15 minutes",
-    Throttle.REGISTRATION_IP: "20 per hour",
-    Throttle.PASSWORD_RESET: "5 per hour",
-}
-
 
 class WindowRateLimiter:
     """A moving window per throttle and key (an address, an account id, an IP), counted in
     Redis (``redis://``, ``rediss://``) when a URL is given, else in this process's memory."""
 
-    def __init__(
-        self, redis_url: str | None = None, rules: Mapping[Throttle, str] = DEFAULT_LIMITS
-    ) -> None:
+    def __init__(self, rules: Mapping[Throttle, str], redis_url: str | None = None) -> None:
         # We own the Redis pool, so that shutting down closes its sockets.
         self._pool = redis.asyncio.ConnectionPool.from_url(redis_url) if redis_url else None
         self._storage: Storage = (

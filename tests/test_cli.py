@@ -55,9 +55,21 @@ def test_production_refuses_an_unmigrated_database_and_says_to_migrate(tmp_path:
         cwd=tmp_path,
         DATARIGHTS_ENV="production",
         DATARIGHTS_CARD_VAULT_KEYS=VaultKeyring.generate("k1"),
+        DATARIGHTS_REDIS_URL="redis://127.0.0.1:6379/15",
     )
     assert result.returncode == 2
     assert "run `datarights migrate`" in result.stderr
+
+
+def test_production_refuses_rate_limits_counted_per_process(tmp_path: Path) -> None:
+    result = datarights(
+        "migrate",
+        cwd=tmp_path,
+        DATARIGHTS_ENV="production",
+        DATARIGHTS_CARD_VAULT_KEYS=VaultKeyring.generate("k1"),
+    )
+    assert result.returncode != 0
+    assert "DATARIGHTS_REDIS_URL is not set" in result.stderr
 
 
 def test_production_refuses_insecure_cookies(tmp_path: Path) -> None:

@@ -24,12 +24,18 @@ class AddressInput:
     country: str | None = strawberry.field(default=None, description="ISO 3166-1 alpha-2.")
 
 
-@strawberry.input(description="A payment card. The number and code go to the card vault only.")
+@strawberry.input(
+    description=(
+        "A payment card; every part is required. The number and code go to the card vault only."
+    )
+)
 class PaymentCardInput:
-    number: str = strawberry.field(description="Digits; spaces and dashes are ignored.")
-    exp_month: int
-    exp_year: int = strawberry.field(description="Four digits.")
-    cvc: str
+    number: str | None = strawberry.field(
+        default=None, description="Digits; spaces and dashes are ignored."
+    )
+    exp_month: int | None = None
+    exp_year: int | None = strawberry.field(default=None, description="Four digits.")
+    cvc: str | None = None
 
     def form(self) -> CardForm:
         return CardForm(self.number, self.exp_month, self.exp_year, self.cvc)

@@ -63,7 +63,13 @@ class RequestPasswordResetPayload:
 async def request_password_reset(
     info: Info[Context, Any], input: RequestPasswordResetInput
 ) -> RequestPasswordResetPayload:
-    await use_cases.request_password_reset(info.context.deps, input.email, info.context.client)
+    # The work happens after the response is sent, so its duration cannot tell whether the
+    # address has an account.
+    context = info.context
+    assert context.background_tasks is not None
+    context.background_tasks.add_task(
+        use_cases.request_password_reset, context.deps, input.email, context.client
+    )
     return RequestPasswordResetPayload()
 
 

@@ -53,8 +53,10 @@ async def login(deps: Dependencies, email: str, password: str, client: ClientInf
     address, _ = check_email(email.strip())
     account_key = address or email.strip().lower()
     ip_key = client.ip or "unknown"
-    if await deps.limiter.exhausted(Throttle.LOGIN_ACCOUNT, account_key) or (
-        await deps.limiter.exhausted(Throttle.LOGIN_IP, ip_key)
+    # Counted before the (slow) check, so parallel guesses cannot all slip under the limit; a
+    # success clears the account's count.
+    if not await deps.limiter.hit(Throttle.LOGIN_ACCOUNT, account_key) or (
+        not await deps.limiter.hit(Throttle.LOGIN_IP, ip_key)
     ):
         raise DomainError.single(ErrorCode.TOO_MANY_ATTEMPTS, TOO_MANY_ATTEMPTS)
     customer = None
@@ -64,8 +66,6 @@ async def login(deps: Dependencies, email: str, password: str, client: ClientInf
     # Verified outside any transaction: hashing is slow and must not hold a connection.
     ok = await deps.hasher.verify(password, customer.password_hash if customer else None)
     if customer is None or not ok:
-        await deps.limiter.hit(Throttle.LOGIN_ACCOUNT, account_key)
-        await deps.limiter.hit(Throttle.LOGIN_IP, ip_key)
         raise DomainError.single(ErrorCode.INVALID_CREDENTIALS, INVALID_CREDENTIALS)
     new_hash = (
         await deps.hasher.hash(password)
@@ -74,7 +74,8 @@ async def login(deps: Dependencies, email: str, password: str, client: ClientInf
     )
     async with deps.unit_of_work() as uow:
         current = await uow.customers.get(customer.id)
-        if current is None:
+        # The password may have been changed or reset since it was checked: then it is stale.
+        if current is None or current.password_hash != customer.password_hash:
             raise DomainError.single(ErrorCode.INVALID_CREDENTIALS, INVALID_CREDENTIALS)
         if new_hash is not None:
             current.password_hash = new_hash
@@ -122,9 +123,12 @@ async def change_password(
     if problems:
         raise DomainError(problems)
     await check_current_password(deps, customer, current_password, ("current_password",))
+    checked_hash = customer.password_hash
     new_hash = await deps.hasher.hash(new_password)
     async with deps.unit_of_work() as uow:
         customer = await load_customer(uow, session.customer_id)
+        if customer.password_hash != checked_hash:
+            raise _changed_meanwhile()
         customer.password_hash = new_hash
         customer.updated_at = deps.clock.now()
         await save_customer(uow, customer)
@@ -141,7 +145,7 @@ async def request_password_reset(deps: Dependencies, email: str, client: ClientI
         return
     if not await deps.limiter.hit(Throttle.PASSWORD_RESET, address):
         return
-    if not await deps.limiter.hit(Throttle.PASSWORD_RESET, client.ip or "unknown"):
+    if not await deps.limiter.hit(Throttle.PASSWORD_RESET_IP, client.ip or "unknown"):
         return
     async with deps.unit_of_work() as uow:
         customer = await uow.customers.get_by_email(address)
@@ -220,13 +224,13 @@ async def check_current_password(
     if not password:
         raise DomainError([Problem(path, ErrorCode.REQUIRED, "Enter your current password.")])
     key = str(customer.id)
-    if await deps.limiter.exhausted(Throttle.LOGIN_ACCOUNT, key):
+    if not await deps.limiter.hit(Throttle.LOGIN_ACCOUNT, key):
         raise DomainError([Problem(path, ErrorCode.TOO_MANY_ATTEMPTS, TOO_MANY_ATTEMPTS)])
     if not await deps.hasher.verify(password, customer.password_hash):
-        await deps.limiter.hit(Throttle.LOGIN_ACCOUNT, key)
         raise DomainError(
             [Problem(path, ErrorCode.WRONG_PASSWORD, "The current password is not right.")]
         )
+    await deps.limiter.clear(Throttle.LOGIN_ACCOUNT, key)
 
 
 async def load_customer(uow: UnitOfWork, customer_id: uuid.UUID) -> Customer:
@@ -240,10 +244,14 @@ async def load_customer(uow: UnitOfWork, customer_id: uuid.UUID) -> Customer:
 async def save_customer(uow: UnitOfWork, customer: Customer) -> None:
     """Write the customer back, refusing if someone changed it in between."""
     if not await uow.customers.save(customer, customer.version):
-        raise DomainError.single(
-            ErrorCode.CONFLICT, "The account changed while this was being done; try again."
-        )
+        raise _changed_meanwhile()
     customer.version += 1
+
+
+def _changed_meanwhile() -> DomainError:
+    return DomainError.single(
+        ErrorCode.CONFLICT, "The account changed while this was being done; try again."
+    )
 
 
 def _personal_words(customer: Customer) -> list[str]:

@@ -92,7 +92,9 @@ def check_card(
     else:
         brand = found[0]
     problems += _check_expiry(exp_month, exp_year, today)
-    if not (isinstance(cvc, str) and cvc.isascii() and cvc.isdigit() and len(cvc) == cvc_length):
+    if cvc is None or cvc == "":
+        problems.append(Problem(("cvc",), ErrorCode.REQUIRED, "The security code is required."))
+    elif not (isinstance(cvc, str) and cvc.isascii() and cvc.isdigit() and len(cvc) == cvc_length):
         problems.append(
             Problem(
                 ("cvc",),
@@ -116,6 +118,11 @@ def _whole_number(value: object) -> bool:
 
 def _check_expiry(month: object, year: object, today: date) -> list[Problem]:
     problems: list[Problem] = []
+    for name, value in (("exp_month", month), ("exp_year", year)):
+        if value is None:
+            problems.append(Problem((name,), ErrorCode.REQUIRED, "The expiry date is required."))
+    if problems:
+        return problems
     if not _whole_number(month) or not 1 <= month <= 12:  # type: ignore[operator]
         problems.append(
             Problem(("exp_month",), ErrorCode.OUT_OF_RANGE, "The month is a number from 1 to 12.")

@@ -75,7 +75,7 @@ PROFILE_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec(("title",), FieldKind.TEXT, False, max_length=100),
     FieldSpec(("department",), FieldKind.TEXT, False, max_length=100),
     FieldSpec(("fax",), FieldKind.PHONE, False, max_length=32),
-    FieldSpec(("annual_revenue",), FieldKind.MONEY, False, min_value=0, max_value=10**15),
+    FieldSpec(("annual_revenue",), FieldKind.MONEY, False, min_value=0, max_value=10**15 - 1),
     FieldSpec(("employee_count",), FieldKind.INTEGER, False, min_value=1, max_value=10_000_000),
     FieldSpec(("industry",), FieldKind.TEXT, False, max_length=100),
 )

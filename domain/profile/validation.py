@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
@@ -11,11 +12,13 @@ import phonenumbers
 import pycountry
 
 from domain.errors import ErrorCode, FieldPath, Problem
+from domain.profile.card import luhn_valid
 from domain.profile.model import Money
 from domain.profile.policy import FieldKind, FieldSpec, missing, required_problem
 
 _COUNTRY_CODES = frozenset(c.alpha_2 for c in pycountry.countries)
 _CURRENCY_CODES = frozenset(c.alpha_3 for c in pycountry.currencies)
+_DIGIT_RUN = re.compile(r"\d(?:[ \-]?\d){12,}")
 # Characters that reorder how text is displayed, used to disguise names and addresses.
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
@@ -67,6 +70,11 @@ def _check(
         return None, (ErrorCode.TOO_LONG, f"At most {spec.max_length} characters.")
     if any(unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS for ch in text):
         return None, (ErrorCode.INVALID, "Control characters are not allowed.")
+    if spec.kind in (FieldKind.TEXT, FieldKind.POSTAL_CODE) and holds_card_number(text):
+        return None, (
+            ErrorCode.INVALID,
+            "This looks like a payment card number; card numbers go only in the card field.",
+        )
     if spec.kind is FieldKind.EMAIL:
         return check_email(text)
     if spec.kind is FieldKind.PHONE:
@@ -77,6 +85,15 @@ def _check(
             return None, (ErrorCode.INVALID_COUNTRY, "Use an ISO 3166-1 alpha-2 code such as GB.")
         return code, None
     return text, None
+
+
+def holds_card_number(text: str) -> bool:
+    """Whether free text contains what passes for a card number (PCI: it must not be kept)."""
+    for run in _DIGIT_RUN.findall(text):
+        digits = re.sub(r"[ \-]", "", run)
+        if 13 <= len(digits) <= 19 and luhn_valid(digits):
+            return True
+    return False
 
 
 def check_email(text: str) -> tuple[str | None, tuple[ErrorCode, str] | None]:
@@ -144,7 +161,8 @@ def _check_money(spec: FieldSpec, raw: object) -> tuple[Money | None, list[Probl
         )
     if problems or amount is None:
         return None, problems
-    return Money(amount, currency), []
+    # Kept with two decimal places, as the database keeps it, so every reader sees the same.
+    return Money(amount.quantize(Decimal("0.01")), currency), []
 
 
 def _range(spec: FieldSpec) -> str:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persistence.tables import metadata
-from tests.api.documents import REGISTER, UPDATE_CARD
+from tests.api.documents import REGISTER, UPDATE_CARD, UPDATE_PROFILE
 from tests.api.helpers import register
 from tests.factories import MASTERCARD, VISA, registration
 from tests.graphql import GraphQLClient
@@ -77,6 +77,10 @@ async def send_card_every_way(client: GraphQLClient, token: str) -> list[str]:
     await post(REGISTER, {"input": reg})
     reg["billing"]["card"] = {**amex, "securityCode": AMEX_CVC}
     await post(REGISTER, {"input": {**reg, "email": "amex2@example.com"}})
+    # in free-text fields of the profile
+    await post(REGISTER, {"input": {**registration(email="t@example.com"), "title": VISA}})
+    await post(UPDATE_PROFILE, {"input": {"industry": f"card {MASTERCARD} exp 03/32"}})
+    await post(UPDATE_PROFILE, {"input": {"address": {"line2": "4242-4242-4242-4242"}}})
     return bodies
 
 

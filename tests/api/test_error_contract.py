@@ -44,6 +44,7 @@ async def test_an_unexpected_failure_is_masked_for_the_client_and_logged_in_full
     )
     assert result["data"] is None
     assert [e["message"] for e in result["errors"]] == ["Unexpected error."]
+    assert result["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
     assert "exploded" not in str(result)
     logged = [r for r in captured_logs.records if r.levelname == "ERROR"]
     assert logged
@@ -54,6 +55,7 @@ async def test_an_unexpected_failure_is_masked_for_the_client_and_logged_in_full
 async def test_a_mistake_in_the_document_is_explained(client: GraphQLClient) -> None:
     result = await client.execute("query { me { id nickname } }")
     assert result["errors"][0]["message"].startswith("Cannot query field 'nickname'")
+    assert result["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
 
 
 async def test_the_ip_of_a_sign_in_is_the_socket_peer_without_a_trusted_proxy(

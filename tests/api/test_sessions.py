@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -88,6 +89,26 @@ async def test_repeated_failures_for_one_account_are_throttled(client: GraphQLCl
     assert result["login"]["token"] is None
 
 
+async def test_parallel_guesses_cannot_slip_under_the_limit(client: GraphQLClient) -> None:
+    # given
+    await register(client)
+    # when twenty wrong passwords arrive at once
+    guesses = [
+        client.data(LOGIN, login_input(password=f"wrong guess number {i}")) for i in range(20)
+    ]
+    results = await asyncio.gather(*guesses)
+    # then only five were checked
+    seen = [codes(result["login"]["errors"]) for result in results]
+    assert seen.count({(None, "INVALID_CREDENTIALS")}) == 5
+    assert seen.count({(None, "TOO_MANY_ATTEMPTS")}) == 15
+
+
+async def test_an_absurdly_long_password_is_just_wrong(client: GraphQLClient) -> None:
+    await register(client)
+    result = await client.data(LOGIN, login_input(password="x" * 5000))
+    assert codes(result["login"]["errors"]) == {(None, "INVALID_CREDENTIALS")}
+
+
 async def test_throttling_an_unknown_address_looks_the_same(client: GraphQLClient) -> None:
     for _ in range(5):
         await client.data(LOGIN, login_input("nobody@example.com"))
@@ -163,7 +184,10 @@ async def test_in_production_the_cookie_is_host_prefixed_and_secure(
     database_url: str, deps: Dependencies, engine: AsyncEngine
 ) -> None:
     settings = settings_for(
-        database_url, env="production", card_vault_keys=VaultKeyring.generate("k1")
+        database_url,
+        env="production",
+        card_vault_keys=VaultKeyring.generate("k1"),
+        rate_limits_in_memory=True,
     )
     transport = httpx.ASGITransport(app=create_app(settings, deps))
     async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as http:

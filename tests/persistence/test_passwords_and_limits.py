@@ -54,8 +54,8 @@ async def test_rate_limits_are_shared_through_redis() -> None:
     if not backends.reachable(backends.REDIS_URL, 6379):
         backends.unavailable("Redis")
     rules = {throttle: "3 per minute" for throttle in Throttle}
-    one = WindowRateLimiter(backends.REDIS_URL, rules)
-    other = WindowRateLimiter(backends.REDIS_URL, rules)
+    one = WindowRateLimiter(rules, backends.REDIS_URL)
+    other = WindowRateLimiter(rules, backends.REDIS_URL)
     key = f"test-{uuid.uuid4()}"
     assert await one.hit(Throttle.LOGIN_ACCOUNT, key)
     assert await other.hit(Throttle.LOGIN_ACCOUNT, key)

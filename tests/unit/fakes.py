@@ -289,12 +289,13 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-# The production limits' counts (persistence/rate_limits.py), without their windows.
+# The default limits' counts (api/settings.py), without their windows.
 DEFAULT_LIMITS: Mapping[Throttle, int] = {
     Throttle.LOGIN_ACCOUNT: 5,
-    Throttle.LOGIN_IP: 50,
+    Throttle.LOGIN_IP: 100,
     Throttle.REGISTRATION_IP: 20,
     Throttle.PASSWORD_RESET: 5,
+    Throttle.PASSWORD_RESET_IP: 20,
 }
 
 

@@ -217,11 +217,32 @@ def test_booleans_and_other_non_integers_are_not_whole_numbers(value: object) ->
     assert problems == {(USERS, ErrorCode.INVALID)}
 
 
-@pytest.mark.parametrize("amount", ["0", "0.01", "1250000.50", "1000000000000000"])
+@pytest.mark.parametrize("amount", ["0", "0.01", "1250000.50", "999999999999999"])
 def test_amounts_from_zero_to_the_maximum_with_cents_are_accepted(amount: str) -> None:
     value, problems = check_one(REVENUE, Money(Decimal(amount), "EUR"))
 
     assert (value, problems) == (Money(Decimal(amount), "EUR"), set())
+
+
+def test_an_amount_over_the_largest_the_database_holds_is_out_of_range() -> None:
+    _, problems = check_one(REVENUE, Money(Decimal("1000000000000000"), "EUR"))
+
+    assert problems == {(("annual_revenue", "amount"), ErrorCode.OUT_OF_RANGE)}
+
+
+@pytest.mark.parametrize(
+    "text", ["4242 4242 4242 4242", "card 4242-4242-4242-4242 exp 12/31", "378282246310005"]
+)
+def test_a_card_number_in_a_text_field_is_refused(text: str) -> None:
+    _, problems = check_one(("title",), text)
+
+    assert problems == {(("title",), ErrorCode.INVALID)}
+
+
+def test_long_digit_runs_that_are_not_card_numbers_are_kept() -> None:
+    value, problems = check_one(("title",), "Order 4242 4242 4242 4241")
+
+    assert (value, problems) == ("Order 4242 4242 4242 4241", set())
 
 
 def test_the_currency_is_kept_in_upper_case() -> None:
