@@ -7,14 +7,19 @@ from collections.abc import Mapping
 import limits
 import redis.asyncio
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from domain.ports import Throttle
 
 
 class WindowRateLimiter:
-    """A moving window per throttle and key (an address, an account id, an IP), counted in
-    Redis (``redis://``, ``rediss://``) when a URL is given, else in this process's memory."""
+    """A sliding window per throttle and key (an address, an account id, an IP), counted in
+    Redis (``redis://``, ``rediss://``) when a URL is given, else in this process's memory.
+
+    The sliding-window counter (two fixed windows, weighted) rather than the exact moving window:
+    it costs two counters instead of a list of events, and the `limits` moving window in memory
+    races its own expiry task when a key is cleared (a KeyError in that task).
+    """
 
     def __init__(self, rules: Mapping[Throttle, str], redis_url: str | None = None) -> None:
         # We own the Redis pool, so that shutting down closes its sockets.
@@ -29,7 +34,7 @@ class WindowRateLimiter:
             if redis_url
             else MemoryStorage()
         )
-        self._limiter = MovingWindowRateLimiter(self._storage)
+        self._limiter = SlidingWindowCounterRateLimiter(self._storage)
         self._items = {throttle: limits.parse(rule) for throttle, rule in rules.items()}
 
     async def hit(self, throttle: Throttle, key: str) -> bool:
