@@ -17,6 +17,7 @@ from api.context import Context, TrustedProxies
 from api.errors import MASKED_MESSAGE, redact
 from api.schema import schema
 from api.settings import Settings
+from domain.consent.model import ConsentDefaults
 from domain.dependencies import AccountLinks, Dependencies
 from domain.identity.model import SessionPolicy
 from domain.ports import Throttle
@@ -27,6 +28,9 @@ from persistence.rate_limits import WindowRateLimiter
 from persistence.unit_of_work import SqlUnitOfWorkFactory
 
 log = logging.getLogger("datarights")
+
+# When this service began to honour Global Privacy Control (GPC specification, section 3.3).
+GPC_SUPPORT_SINCE = "2026-11-26"
 
 
 class SystemClock:
@@ -58,6 +62,11 @@ def build_dependencies(settings: Settings) -> Dependencies:
             settings.redis_url,
         ),
         links=AccountLinks(settings.public_url),
+        consent_defaults=ConsentDefaults(
+            promotions_and_events=settings.default_promotions_and_events,
+            product_updates=settings.default_product_updates,
+            sales_follow_up=settings.default_sales_follow_up,
+        ),
         sessions=SessionPolicy(
             idle_timeout=timedelta(minutes=settings.session_idle_minutes),
             absolute_timeout=timedelta(hours=settings.session_absolute_hours),
@@ -125,6 +134,11 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     app.include_router(router, prefix="/graphql")
     app.state.settings = settings
     app.state.deps = deps
+
+    @app.get("/.well-known/gpc.json", include_in_schema=False)
+    async def global_privacy_control() -> dict[str, object]:
+        # The GPC specification: this site honours the signal (see docs/consent.md).
+        return {"gpc": True, "lastUpdate": GPC_SUPPORT_SINCE}
 
     @app.get("/healthz", include_in_schema=False)
     async def health() -> dict[str, str]:

@@ -6,10 +6,18 @@ import ipaddress
 from dataclasses import dataclass
 from functools import cached_property
 
+import uuid
+from collections.abc import Sequence
+
 from fastapi import Request
+from graphql import GraphQLError
+from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
+from api.pagination import BadCursor, decode_cursor
 from api.settings import Settings
+from domain.consent import use_cases as consent
+from domain.consent.model import ConsentState, Subject
 from domain.dependencies import Dependencies
 from domain.identity import use_cases as identity
 from domain.identity.model import ClientInfo, Session
@@ -82,13 +90,41 @@ class Context(BaseContext):
             return credentials.strip()
         return self.http.cookies.get(self.settings.cookie_name) or None
 
+    @property
+    def gpc_signal(self) -> bool:
+        """The Global Privacy Control signal: the header with exactly the value 1."""
+        return self.http.headers.get("sec-gpc") == "1"
+
     async def session(self) -> Session | None:
-        """The caller's live customer session, looked up once per request."""
+        """The caller's live customer session, looked up once per request; a GPC signal on a
+        signed-in request is honoured before anything else happens."""
         if self._session is _UNRESOLVED:
             token = self.token
-            self._session = await identity.authenticate(self.deps, token) if token else None
+            session = await identity.authenticate(self.deps, token) if token else None
+            if session is not None:
+                await consent.honour_gpc_signal(self.deps, session, self.gpc_signal, self.client)
+            self._session = session
         assert self._session is None or isinstance(self._session, Session)
         return self._session
+
+    @cached_property
+    def consent_states(self) -> DataLoader[uuid.UUID, dict[Subject, ConsentState]]:
+        """Each customer's current choices, read once per request for every field that asks."""
+
+        async def load(ids: Sequence[uuid.UUID]) -> list[dict[Subject, ConsentState]]:
+            states = await consent.preferences_of(self.deps, ids)
+            return [states.get(customer_id, {}) for customer_id in ids]
+
+        return DataLoader(load_fn=load)
+
+    def cursor(self, kind: str, value: str | None) -> int | None:
+        """The position behind a cursor argument; a cursor we did not issue is a bad request."""
+        try:
+            return decode_cursor(kind, value)
+        except BadCursor:
+            raise GraphQLError(
+                "That cursor is not one this list handed out.", extensions={"code": "BAD_REQUEST"}
+            ) from None
 
     def forget_session(self) -> None:
         self._session = None

@@ -16,6 +16,7 @@ from strawberry.extensions import (
 )
 from strawberry.types import ExecutionContext
 
+from api.customer import consent
 from api.customer import login as sign_in
 from api.customer import passwords, profile
 from api.customer import profile_fields as policy
@@ -43,6 +44,9 @@ class Mutation:
     update_profile = profile.update_profile
     update_payment_card = profile.update_payment_card
     remove_optional_information = profile.remove_optional_information
+    set_communication_preferences = consent.set_communication_preferences
+    opt_out_of_all_communications = consent.opt_out_of_all_communications
+    set_sharing_preferences = consent.set_sharing_preferences
 
 
 class DataRightsSchema(strawberry.Schema):

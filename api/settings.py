@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     argon2_parallelism: int = Field(default=1, ge=1)
     password_hashes_at_once: int = Field(default=2, ge=1)
 
+    # Communication topics before the customer's first choice. The newsletter is always off
+    # (by invitation) and account and security mail always on.
+    default_promotions_and_events: bool = False
+    default_product_updates: bool = True
+    default_sales_follow_up: bool = False
+
     # Rate limits, in the `limits` package's notation ("5 per 15 minutes").
     login_attempts_per_account: str = "5 per 15 minutes"
     login_attempts_per_ip: str = "100 per 15 minutes"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from domain.consent.model import ConsentDefaults
 from domain.identity.model import SessionPolicy
 from domain.ports import Clock, PasswordHasher, RateLimiter, UnitOfWorkFactory
 
@@ -29,3 +30,4 @@ class Dependencies:
     limiter: RateLimiter
     links: AccountLinks
     sessions: SessionPolicy = field(default_factory=SessionPolicy)
+    consent_defaults: ConsentDefaults = field(default_factory=ConsentDefaults)

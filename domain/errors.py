@@ -35,6 +35,8 @@ class ErrorCode(enum.Enum):
     NOT_OPTIONAL = "NOT_OPTIONAL"
     NOT_A_FIELD = "NOT_A_FIELD"
     CONFLICT = "CONFLICT"
+    DUPLICATE = "DUPLICATE"
+    GPC_CONFLICT = "GPC_CONFLICT"
 
 
 FieldPath = tuple[str, ...]

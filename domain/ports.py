@@ -9,7 +9,10 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
-from domain.identity.model import AccountToken, Session, SignInEvent, TokenPurpose
+from collections.abc import Sequence
+
+from domain.consent.model import ConsentEntry, ConsentState, Subject
+from domain.identity.model import AccountToken, ClientInfo, Session, SignInEvent, TokenPurpose
 from domain.profile.card import CardDetails
 from domain.profile.model import Customer
 
@@ -52,7 +55,42 @@ class SessionRepository(Protocol):
 
     async def end(self, session_id: uuid.UUID) -> None: ...
 
+    async def mark_gpc_signal(self, session_id: uuid.UUID, present: bool) -> None:
+        """Remember whether this session's requests carry a Global Privacy Control signal."""
+        ...
+
     async def end_all_for(self, customer_id: uuid.UUID, keep: uuid.UUID | None = None) -> int: ...
+
+
+class ConsentRepository(Protocol):
+    """The append-only consent ledger and the current state derived from it."""
+
+    async def current(self, customer_id: uuid.UUID) -> dict[Subject, ConsentState]: ...
+
+    async def current_of(
+        self, customer_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, dict[Subject, ConsentState]]:
+        """The current state of several customers in one read."""
+        ...
+
+    async def all_entries(self) -> list[ConsentEntry]:
+        """The whole ledger in the order it was written (to re-derive the current state)."""
+        ...
+
+    async def append(self, entries: Sequence[ConsentEntry], client: ClientInfo | None) -> None:
+        """Add entries to the ledger and move the current state with them; the client's IP
+        and user agent go to a side table that retention can empty."""
+        ...
+
+    async def history(
+        self, customer_id: uuid.UUID, first: int, before_id: int | None
+    ) -> list[ConsentEntry]:
+        """The customer's entries, newest first, older than ``before_id`` when given."""
+        ...
+
+    async def had_gpc_signal(self, customer_id: uuid.UUID) -> bool:
+        """Whether a Global Privacy Control signal ever changed this customer's choices."""
+        ...
 
 
 class SignInEventRepository(Protocol):
@@ -115,6 +153,7 @@ class UnitOfWork(Protocol):
     sessions: SessionRepository
     sign_ins: SignInEventRepository
     tokens: AccountTokenRepository
+    consents: ConsentRepository
     mailer: Mailer
     cards: CardVault
 

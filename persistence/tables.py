@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -16,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    false,
 )
 
 from persistence.types import UTCDateTime
@@ -97,6 +100,7 @@ sessions = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_seen_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
+    Column("gpc_signal", Boolean, nullable=False, server_default=false()),
 )
 
 # Kept "to help diagnose technical problems"; a retention job removes old rows.
@@ -156,4 +160,57 @@ card_vault = Table(
     Column("nonce", LargeBinary(12), nullable=False),
     Column("ciphertext", LargeBinary, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+
+# SQLite only numbers INTEGER PRIMARY KEY columns itself.
+LedgerId = BigInteger().with_variant(Integer, "sqlite")
+
+# Append-only: triggers (persistence/append_only.py) refuse UPDATE and DELETE. No foreign key to
+# customers, so erasing a customer leaves the pseudonymous evidence in place.
+consent_ledger = Table(
+    "consent_ledger",
+    metadata,
+    Column("id", LedgerId, primary_key=True, autoincrement=True),
+    # PostgreSQL: the inserting transaction's id, to fence the change feed (0 on SQLite).
+    Column("tx", BigInteger, nullable=False),
+    Column("customer_id", Uuid, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("subject", String(40), nullable=False),
+    Column("granted", Boolean, nullable=False),
+    Column("previous", Boolean),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("actor", String(16), nullable=False),
+    Column("source", String(20), nullable=False),
+    Column("policy_version", String(40)),
+    Column("informed_of_gpc", Boolean, nullable=False),
+    Index("ix_consent_ledger_customer_id_id", "customer_id", "id"),
+    Index("ix_consent_ledger_tx_id", "tx", "id"),
+)
+
+# Where a change came from: deletable by erasure and retention without touching the ledger.
+consent_ledger_context = Table(
+    "consent_ledger_context",
+    metadata,
+    Column("entry_id", LedgerId, ForeignKey("consent_ledger.id"), primary_key=True),
+    Column("ip", String(45)),
+    Column("user_agent", String(512)),
+)
+
+# The current state, derivable from the ledger (`datarights consent verify` proves it).
+consent_states = Table(
+    "consent_states",
+    metadata,
+    Column(
+        "customer_id",
+        Uuid,
+        ForeignKey("customers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("subject", String(40), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("granted", Boolean, nullable=False),
+    Column("updated_at", UTCDateTime),
+    Column("informed_of_gpc", Boolean, nullable=False),
+    Column("last_entry_id", BigInteger, nullable=False),
 )

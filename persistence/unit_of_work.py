@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.ports import CardVault
 from persistence.mailer import OutboxMailer
+from persistence.repositories.consent import SqlConsentRepository
 from persistence.repositories.customers import SqlCustomerRepository
 from persistence.repositories.identity import (
     SqlAccountTokenRepository,
@@ -36,6 +37,7 @@ class SqlUnitOfWork:
         self.sessions = SqlSessionRepository(conn)
         self.sign_ins = SqlSignInEventRepository(conn)
         self.tokens = SqlAccountTokenRepository(conn)
+        self.consents = SqlConsentRepository(conn)
         self.mailer = OutboxMailer(conn)
         self.cards = self._card_vault(conn)
         return self

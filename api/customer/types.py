@@ -4,9 +4,23 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import uuid
+from typing import Any
 
 import strawberry
+from graphql import GraphQLError
+from strawberry.types import Info
 
+from api.context import Context
+from api.customer.consent import (
+    CommunicationPreference,
+    ConsentHistoryConnection,
+    SharingPreference,
+    communication_preferences,
+    consent_history,
+    sharing_preferences,
+)
+from domain.errors import DomainError
 from domain.profile import model
 
 
@@ -76,6 +90,29 @@ class Customer:
     created_at: datetime.datetime
     updated_at: datetime.datetime
     version: int = strawberry.field(description="Increases with every change to the profile.")
+
+    @strawberry.field(description="Every topic, subscribed or not.")
+    async def communication_preferences(
+        self, info: Info[Context, Any]
+    ) -> list[CommunicationPreference]:
+        states = await info.context.consent_states.load(uuid.UUID(self.id))
+        return communication_preferences(states)
+
+    @strawberry.field(description="Every sharing purpose, granted or not.")
+    async def sharing_preferences(self, info: Info[Context, Any]) -> list[SharingPreference]:
+        states = await info.context.consent_states.load(uuid.UUID(self.id))
+        return sharing_preferences(states)
+
+    @strawberry.field(description="Every change of a choice, newest first (at most 100 a page).")
+    async def consent_history(
+        self, info: Info[Context, Any], first: int = 20, after: str | None = None
+    ) -> ConsentHistoryConnection:
+        try:
+            return await consent_history(info, uuid.UUID(self.id), first, after)
+        except DomainError as error:
+            raise GraphQLError(
+                error.problems[0].message, extensions={"code": "BAD_REQUEST"}
+            ) from None
 
     @classmethod
     def of(cls, c: model.Customer) -> Customer:

@@ -36,6 +36,8 @@ class Session:
     created_at: datetime
     last_seen_at: datetime
     expires_at: datetime
+    # Whether the last requests of this session carried Sec-GPC: 1 (a signal "episode").
+    gpc_signal: bool = False
 
     def is_active(self, now: datetime, policy: SessionPolicy) -> bool:
         return now < self.expires_at and now < self.last_seen_at + policy.idle_timeout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 
+from domain.consent.use_cases import record_defaults
 from domain.dependencies import Dependencies
 from domain.errors import DomainError, ErrorCode, FieldPath, Problem
 from domain.identity import notices
@@ -72,6 +73,7 @@ async def register(
             await uow.customers.add(customer)
         except EmailAlreadyTaken:
             raise _email_taken() from None
+        await record_defaults(uow, customer.id, now, deps.consent_defaults)
         await send_email_verification(uow, deps, customer)
         signed_in = await start_session(uow, deps, customer, client)
         await uow.commit()

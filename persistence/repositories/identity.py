@@ -38,6 +38,11 @@ class SqlSessionRepository:
             update(sessions).where(sessions.c.id == session_id).values(last_seen_at=at)
         )
 
+    async def mark_gpc_signal(self, session_id: uuid.UUID, present: bool) -> None:
+        await self._conn.execute(
+            update(sessions).where(sessions.c.id == session_id).values(gpc_signal=present)
+        )
+
     async def end(self, session_id: uuid.UUID) -> None:
         await self._conn.execute(delete(sessions).where(sessions.c.id == session_id))
 

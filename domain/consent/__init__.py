@@ -1,0 +1,1 @@
+"""Communication and sharing choices, and the append-only ledger that proves each of them."""
