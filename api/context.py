@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
-from functools import cached_property
-
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
 
 from fastapi import Request
 from graphql import GraphQLError

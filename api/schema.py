@@ -16,9 +16,8 @@ from strawberry.extensions import (
 )
 from strawberry.types import ExecutionContext
 
-from api.customer import consent
+from api.customer import consent, passwords, profile
 from api.customer import login as sign_in
-from api.customer import passwords, profile
 from api.customer import profile_fields as policy
 from api.customer import register as registration
 from api.errors import MASKED_MESSAGE, is_deliberate, redact

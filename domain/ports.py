@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
-
-from collections.abc import Sequence
 
 from domain.consent.model import ConsentEntry, ConsentState, Subject
 from domain.identity.model import AccountToken, ClientInfo, Session, SignInEvent, TokenPurpose

@@ -11,7 +11,7 @@ from strawberry.types import Info
 
 from api.context import Context
 from api.errors import UserError, from_domain
-from api.pagination import PageInfo, decode_cursor, encode_cursor
+from api.pagination import PageInfo, encode_cursor
 from api.permissions import IsCustomer, customer_session
 from domain.consent import model
 from domain.consent import use_cases as consent
