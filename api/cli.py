@@ -75,6 +75,30 @@ def export_schema(_args: argparse.Namespace) -> int:
     return 0
 
 
+def consent_verify(_args: argparse.Namespace) -> int:
+    """Re-derive every customer's choices from the ledger and compare with the stored state."""
+    from api.app import build_dependencies, close_dependencies
+    from domain.consent.use_cases import differences_from_ledger
+
+    settings = _settings()
+
+    async def run() -> list[str]:
+        deps = build_dependencies(settings)
+        try:
+            return await differences_from_ledger(deps)
+        finally:
+            await close_dependencies(deps)
+
+    differences = asyncio.run(run())
+    for line in differences:
+        print(line)
+    if differences:
+        print(f"datarights: {len(differences)} difference(s) between the ledger and the state.")
+        return 1
+    print("datarights: the stored consent state matches the ledger.")
+    return 0
+
+
 def generate_vault_key(args: argparse.Namespace) -> int:
     from persistence.card_vault import VaultKeyring
 
@@ -97,6 +121,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     p = commands.add_parser("export-schema", help="print the GraphQL SDL")
     p.set_defaults(run=export_schema)
+
+    p = commands.add_parser("consent", help="the consent ledger")
+    consent_commands = p.add_subparsers(dest="consent_command", required=True)
+    c = consent_commands.add_parser(
+        "verify", help="rebuild the state from the ledger; exit 1 on any difference"
+    )
+    c.set_defaults(run=consent_verify)
 
     p = commands.add_parser("generate-vault-key", help="print a new card-vault key")
     p.add_argument("--key-id", default="k1")

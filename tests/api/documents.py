@@ -90,3 +90,50 @@ mutation Verify($input: VerifyEmailInput!) {
 PROFILE_FIELDS = """
 query { profileFields { name path mandatory removable kind maxLength minValue maxValue } }
 """
+
+PREFERENCES = """
+query {
+  me {
+    communicationPreferences { topic subscribed updatedAt }
+    sharingPreferences { purpose granted updatedAt }
+  }
+}
+"""
+
+HISTORY = """
+query History($first: Int!, $after: String) {
+  me {
+    consentHistory(first: $first, after: $after) {
+      edges { cursor node { topic purpose granted previous occurredAt actor source policyVersion } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+"""
+
+SET_COMMUNICATION = """
+mutation Set($input: SetCommunicationPreferencesInput!) {
+  setCommunicationPreferences(input: $input) {
+    communicationPreferences { topic subscribed updatedAt }
+    errors { field code message }
+  }
+}
+"""
+
+OPT_OUT_OF_ALL = """
+mutation {
+  optOutOfAllCommunications {
+    communicationPreferences { topic subscribed updatedAt }
+    errors { field code message }
+  }
+}
+"""
+
+SET_SHARING = """
+mutation Share($input: SetSharingPreferencesInput!) {
+  setSharingPreferences(input: $input) {
+    sharingPreferences { purpose granted updatedAt }
+    errors { field code message }
+  }
+}
+"""
