@@ -14,19 +14,27 @@ import hashlib
 import re
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
+from domain.consent.model import ConsentEntry, ConsentState, Source, Subject, replay
 from domain.dependencies import AccountLinks, Dependencies
-from domain.identity.model import AccountToken, Session, SignInEvent, TokenPurpose
+from domain.identity.model import (
+    AccountToken,
+    ClientInfo,
+    Session,
+    SignInEvent,
+    TokenPurpose,
+)
 from domain.ports import (
     AccountTokenRepository,
     CardDeclined,
     CardVault,
+    ConsentRepository,
     CustomerRepository,
     EmailAlreadyTaken,
     EmailMessage,
@@ -50,6 +58,7 @@ class Tables:
     # Messages leave with the transaction that queued them, as with the outbox mailer.
     outbox: list[EmailMessage] = field(default_factory=list)
     vault: dict[str, CardDetails] = field(default_factory=dict)
+    ledger: list[ConsentEntry] = field(default_factory=list)
 
     def load(self, other: Tables) -> None:
         for f in dataclasses.fields(self):
@@ -142,6 +151,10 @@ class InMemorySessions:
     async def end(self, session_id: uuid.UUID) -> None:
         self._tables.sessions.pop(session_id, None)
 
+    async def mark_gpc_signal(self, session_id: uuid.UUID, present: bool) -> None:
+        if session_id in self._tables.sessions:
+            self._tables.sessions[session_id].gpc_signal = present
+
     async def end_all_for(self, customer_id: uuid.UUID, keep: uuid.UUID | None = None) -> int:
         ending = [
             s.id
@@ -212,6 +225,50 @@ class InMemoryCardVault:
         self._tables.vault.pop(vault_token, None)
 
 
+class InMemoryConsents:
+    """The ledger as a list; the current state is derived from it, as the real one must be."""
+
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
+
+    async def current(self, customer_id: uuid.UUID) -> dict[Subject, ConsentState]:
+        return (await self.current_of([customer_id])).get(customer_id, {})
+
+    async def current_of(
+        self, customer_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, dict[Subject, ConsentState]]:
+        result: dict[uuid.UUID, dict[Subject, ConsentState]] = {}
+        for (customer, subject), state in replay(self._tables.ledger).items():
+            if customer in customer_ids:
+                result.setdefault(customer, {})[subject] = state
+        return result
+
+    async def append(self, entries: Sequence[ConsentEntry], client: ClientInfo | None) -> None:
+        start = len(self._tables.ledger)
+        self._tables.ledger += [
+            dataclasses.replace(entry, id=start + i + 1) for i, entry in enumerate(entries)
+        ]
+
+    async def history(
+        self, customer_id: uuid.UUID, first: int, before_id: int | None
+    ) -> list[ConsentEntry]:
+        mine = [
+            e
+            for e in reversed(self._tables.ledger)
+            if e.customer_id == customer_id and (before_id is None or (e.id or 0) < before_id)
+        ]
+        return mine[:first]
+
+    async def had_gpc_signal(self, customer_id: uuid.UUID) -> bool:
+        return any(
+            e.customer_id == customer_id and e.source is Source.GPC_SIGNAL
+            for e in self._tables.ledger
+        )
+
+    async def all_entries(self) -> list[ConsentEntry]:
+        return list(self._tables.ledger)
+
+
 class InMemoryUnitOfWork:
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
@@ -220,6 +277,7 @@ class InMemoryUnitOfWork:
         self.sessions: SessionRepository = InMemorySessions(self._tables)
         self.sign_ins: SignInEventRepository = InMemorySignIns(self._tables)
         self.tokens: AccountTokenRepository = InMemoryTokens(self._tables)
+        self.consents: ConsentRepository = InMemoryConsents(self._tables)
         self.mailer: Mailer = InMemoryMailer(self._tables)
         self.cards: CardVault = InMemoryCardVault(self._tables, store.declined_numbers)
 
