@@ -6,12 +6,19 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
 from api.settings import Settings
+from domain.errors import DomainError
+
+if TYPE_CHECKING:
+    from domain.dependencies import Dependencies
+
+T = TypeVar("T")
 
 log = logging.getLogger("datarights")
 
@@ -75,21 +82,95 @@ def export_schema(_args: argparse.Namespace) -> int:
     return 0
 
 
-def consent_verify(_args: argparse.Namespace) -> int:
-    """Re-derive every customer's choices from the ledger and compare with the stored state."""
+def _with_dependencies(work: Callable[[Dependencies], Awaitable[T]]) -> T:
+    """Run one use case with the adapters the settings ask for, then release them."""
     from api.app import build_dependencies, close_dependencies
-    from domain.consent.use_cases import differences_from_ledger
 
     settings = _settings()
 
-    async def run() -> list[str]:
+    async def run() -> T:
         deps = build_dependencies(settings)
         try:
-            return await differences_from_ledger(deps)
+            return await work(deps)
         finally:
             await close_dependencies(deps)
 
-    differences = asyncio.run(run())
+    return asyncio.run(run())
+
+
+def _refused(error: DomainError) -> int:
+    for problem in error.problems:
+        print(f"datarights: {problem.message}", file=sys.stderr)
+    return 2
+
+
+def partners_create(args: argparse.Namespace) -> int:
+    from domain.consent.model import SharingPurpose
+    from domain.partners import use_cases
+
+    try:
+        purposes = [SharingPurpose(p.strip()) for p in args.purposes.split(",") if p.strip()]
+    except ValueError as error:
+        print(f"datarights: unknown purpose: {error}", file=sys.stderr)
+        return 2
+    try:
+        issued = _with_dependencies(lambda d: use_cases.create_partner(d, args.name, purposes))
+    except DomainError as error:
+        return _refused(error)
+    print(f"partner {issued.partner.name} ({issued.partner.id}) for {args.purposes}")
+    print("API key (shown once, store it now):")
+    print(issued.key)
+    return 0
+
+
+def partners_list(_args: argparse.Namespace) -> int:
+    from domain.partners import use_cases
+
+    for partner, keys in _with_dependencies(use_cases.list_partners):
+        state = "active" if partner.active else f"revoked {partner.revoked_at:%Y-%m-%d %H:%M}"
+        purposes = ",".join(sorted(p.value for p in partner.purposes))
+        print(f"{partner.name}\t{partner.id}\t{purposes}\t{state}")
+        for key in keys:
+            until = (
+                "revoked"
+                if key.revoked_at
+                else (f"until {key.expires_at:%Y-%m-%d %H:%M}" if key.expires_at else "current")
+            )
+            print(f"  key {key.hint} created {key.created_at:%Y-%m-%d %H:%M} {until}")
+    return 0
+
+
+def partners_rotate_key(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from domain.partners import use_cases
+
+    grace = timedelta(hours=args.grace_hours)
+    try:
+        issued = _with_dependencies(lambda d: use_cases.rotate_key(d, args.name, grace))
+    except DomainError as error:
+        return _refused(error)
+    print(f"new API key for {issued.partner.name}; the old ones work for {args.grace_hours} h:")
+    print(issued.key)
+    return 0
+
+
+def partners_revoke(args: argparse.Namespace) -> int:
+    from domain.partners import use_cases
+
+    try:
+        partner = _with_dependencies(lambda d: use_cases.revoke_partner(d, args.name))
+    except DomainError as error:
+        return _refused(error)
+    print(f"partner {partner.name} and every key of it are revoked.")
+    return 0
+
+
+def consent_verify(_args: argparse.Namespace) -> int:
+    """Re-derive every customer's choices from the ledger and compare with the stored state."""
+    from domain.consent.use_cases import differences_from_ledger
+
+    differences = _with_dependencies(differences_from_ledger)
     for line in differences:
         print(line)
     if differences:
@@ -121,6 +202,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     p = commands.add_parser("export-schema", help="print the GraphQL SDL")
     p.set_defaults(run=export_schema)
+
+    p = commands.add_parser("partners", help="partner integrations and their API keys")
+    partner_commands = p.add_subparsers(dest="partners_command", required=True)
+    c = partner_commands.add_parser("create", help="register a partner; prints its API key once")
+    c.add_argument("--name", required=True)
+    c.add_argument(
+        "--purposes",
+        required=True,
+        help="comma-separated: PARTNER_OFFERS, INTEGRATION_PARTNERS, ANALYTICS_COOKIES",
+    )
+    c.set_defaults(run=partners_create)
+    c = partner_commands.add_parser("list", help="partners, their purposes and keys")
+    c.set_defaults(run=partners_list)
+    c = partner_commands.add_parser("rotate-key", help="issue a new key; old ones expire later")
+    c.add_argument("--name", required=True)
+    c.add_argument("--grace-hours", type=float, default=24.0)
+    c.set_defaults(run=partners_rotate_key)
+    c = partner_commands.add_parser("revoke", help="stop a partner and all its keys at once")
+    c.add_argument("--name", required=True)
+    c.set_defaults(run=partners_revoke)
 
     p = commands.add_parser("consent", help="the consent ledger")
     consent_commands = p.add_subparsers(dest="consent_command", required=True)

@@ -20,6 +20,8 @@ from domain.consent.model import ConsentState, Subject
 from domain.dependencies import Dependencies
 from domain.identity import use_cases as identity
 from domain.identity.model import ClientInfo, Session
+from domain.partners import use_cases as partners
+from domain.partners.model import Partner, looks_like_api_key
 
 _UNRESOLVED = object()
 
@@ -68,6 +70,7 @@ class Context(BaseContext):
         self.settings = settings
         self._proxies = proxies
         self._session: object = _UNRESOLVED
+        self._partner: object = _UNRESOLVED
 
     @property
     def http(self) -> Request:
@@ -94,12 +97,25 @@ class Context(BaseContext):
         """The Global Privacy Control signal: the header with exactly the value 1."""
         return self.http.headers.get("sec-gpc") == "1"
 
+    async def partner(self) -> Partner | None:
+        """The partner whose API key authenticates this request, looked up once."""
+        if self._partner is _UNRESOLVED:
+            token = self.token
+            self._partner = (
+                await partners.authenticate_partner(self.deps, token)
+                if token and looks_like_api_key(token)
+                else None
+            )
+        assert self._partner is None or isinstance(self._partner, Partner)
+        return self._partner
+
     async def session(self) -> Session | None:
         """The caller's live customer session, looked up once per request; a GPC signal on a
         signed-in request is honoured before anything else happens."""
         if self._session is _UNRESOLVED:
             token = self.token
-            session = await identity.authenticate(self.deps, token) if token else None
+            is_customer_token = token is not None and not looks_like_api_key(token)
+            session = await identity.authenticate(self.deps, token) if is_customer_token else None
             if session is not None:
                 await consent.honour_gpc_signal(self.deps, session, self.gpc_signal, self.client)
             self._session = session

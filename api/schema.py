@@ -21,6 +21,7 @@ from api.customer import login as sign_in
 from api.customer import profile_fields as policy
 from api.customer import register as registration
 from api.errors import MASKED_MESSAGE, is_deliberate, redact
+from api.partner import consent as partner_consent
 
 log = logging.getLogger("datarights.graphql")
 
@@ -29,6 +30,9 @@ log = logging.getLogger("datarights.graphql")
 class Query:
     me = profile.me
     profile_fields = policy.profile_fields
+    consent_states = partner_consent.consent_states
+    consent_state_at = partner_consent.consent_state_at
+    consent_changes = partner_consent.consent_changes
 
 
 @strawberry.type

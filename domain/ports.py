@@ -10,8 +10,9 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
-from domain.consent.model import ConsentEntry, ConsentState, Subject
+from domain.consent.model import ConsentEntry, ConsentState, SharingPurpose, Subject
 from domain.identity.model import AccountToken, ClientInfo, Session, SignInEvent, TokenPurpose
+from domain.partners.model import Partner, PartnerKey
 from domain.profile.card import CardDetails
 from domain.profile.model import Customer
 
@@ -92,6 +93,71 @@ class ConsentRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class FeedPosition:
+    """Where a partner's change feed stands: (transaction order, ledger id) of the last change."""
+
+    tx: int
+    entry_id: int
+
+
+class ConsentReadModel(Protocol):
+    """Reads for partners, each in one statement."""
+
+    async def states_of(
+        self, customer_ids: Sequence[uuid.UUID], purposes: Sequence[SharingPurpose]
+    ) -> dict[tuple[uuid.UUID, SharingPurpose], ConsentState]: ...
+
+    async def state_at(
+        self, customer_id: uuid.UUID, purpose: SharingPurpose, at: datetime
+    ) -> ConsentState | None:
+        """The state in force at ``at``, from the ledger; None if the customer had none."""
+        ...
+
+    async def changes(
+        self, after: FeedPosition | None, purposes: Sequence[SharingPurpose], limit: int
+    ) -> list[tuple[FeedPosition, ConsentEntry]]:
+        """Changes after ``after`` in a stable order that no later commit can insert into."""
+        ...
+
+
+class PartnerRepository(Protocol):
+    async def add(self, partner: Partner) -> None:
+        """Raises :class:`NameAlreadyTaken` for a second partner of the same name."""
+        ...
+
+    async def add_key(self, key: PartnerKey) -> None: ...
+
+    async def by_name(self, name: str) -> Partner | None: ...
+
+    async def all(self) -> list[Partner]: ...
+
+    async def key(self, key_hash: str) -> tuple[PartnerKey, Partner] | None: ...
+
+    async def keys_of(self, partner_id: uuid.UUID) -> list[PartnerKey]: ...
+
+    async def expire_keys(self, partner_id: uuid.UUID, at: datetime) -> None:
+        """Every key of the partner that does not expire yet stops working at ``at``."""
+        ...
+
+    async def revoke(self, partner_id: uuid.UUID, at: datetime) -> None: ...
+
+    async def record_read(
+        self,
+        partner_id: uuid.UUID,
+        operation: str,
+        purposes: Sequence[SharingPurpose],
+        customer_ids: Sequence[uuid.UUID],
+        at: datetime,
+    ) -> None:
+        """Log who read whose consent, so a customer's export can name the recipients."""
+        ...
+
+
+class NameAlreadyTaken(Exception):
+    """Another partner has this name."""
+
+
 class SignInEventRepository(Protocol):
     async def add(self, event: SignInEvent) -> None: ...
 
@@ -153,6 +219,8 @@ class UnitOfWork(Protocol):
     sign_ins: SignInEventRepository
     tokens: AccountTokenRepository
     consents: ConsentRepository
+    consent_reads: ConsentReadModel
+    partners: PartnerRepository
     mailer: Mailer
     cards: CardVault
 

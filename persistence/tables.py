@@ -214,3 +214,51 @@ consent_states = Table(
     Column("informed_of_gpc", Boolean, nullable=False),
     Column("last_entry_id", BigInteger, nullable=False),
 )
+
+partners = Table(
+    "partners",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    # Comma-separated SharingPurpose names the partner is registered for.
+    Column("purposes", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+)
+
+partner_keys = Table(
+    "partner_keys",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column(
+        "partner_id",
+        Uuid,
+        ForeignKey("partners.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("hint", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+)
+
+# Who read whose consent (GDPR Art. 15(1)(c): the recipients), one row per read and customer.
+partner_reads = Table(
+    "partner_reads",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("partner_id", Uuid, ForeignKey("partners.id"), nullable=False, index=True),
+    Column("operation", String(40), nullable=False),
+    Column("purposes", String(200), nullable=False),
+    Column("customer_count", Integer, nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+)
+
+partner_read_customers = Table(
+    "partner_read_customers",
+    metadata,
+    Column("read_id", Uuid, ForeignKey("partner_reads.id", ondelete="CASCADE"), primary_key=True),
+    Column("customer_id", Uuid, primary_key=True, index=True),
+)

@@ -17,6 +17,7 @@ from persistence.repositories.identity import (
     SqlSessionRepository,
     SqlSignInEventRepository,
 )
+from persistence.repositories.partners import SqlConsentReadModel, SqlPartnerRepository
 
 # A vault is built per transaction so that a local vault can write in the same one; a payment
 # provider's vault ignores the connection.
@@ -38,6 +39,8 @@ class SqlUnitOfWork:
         self.sign_ins = SqlSignInEventRepository(conn)
         self.tokens = SqlAccountTokenRepository(conn)
         self.consents = SqlConsentRepository(conn)
+        self.consent_reads = SqlConsentReadModel(conn)
+        self.partners = SqlPartnerRepository(conn)
         self.mailer = OutboxMailer(conn)
         self.cards = self._card_vault(conn)
         return self

@@ -1,0 +1,1 @@
+"""Operations a partner integration calls with its API key."""
