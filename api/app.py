@@ -15,12 +15,14 @@ from strawberry.types import ExecutionResult
 
 from api.context import Context, TrustedProxies
 from api.errors import MASKED_MESSAGE, redact
+from api.network import SystemResolver
 from api.schema import schema
 from api.settings import Settings
 from domain.consent.model import ConsentDefaults
 from domain.dependencies import AccountLinks, Dependencies
 from domain.identity.model import SessionPolicy
 from domain.ports import Throttle
+from domain.webhooks.targets import TargetRules
 from persistence.card_vault import LocalCardVault, VaultKeyring
 from persistence.database import create_engine
 from persistence.passwords import Argon2Parameters, Argon2PasswordHasher
@@ -43,7 +45,9 @@ def build_dependencies(settings: Settings) -> Dependencies:
     keyring = VaultKeyring.parse(settings.card_vault_keys, settings.card_vault_active_key)
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     return Dependencies(
-        unit_of_work=SqlUnitOfWorkFactory(engine, lambda conn: LocalCardVault(conn, keyring)),
+        unit_of_work=SqlUnitOfWorkFactory(
+            engine, lambda conn: LocalCardVault(conn, keyring), keyring
+        ),
         clock=SystemClock(),
         hasher=Argon2PasswordHasher(
             Argon2Parameters(
@@ -71,6 +75,10 @@ def build_dependencies(settings: Settings) -> Dependencies:
             idle_timeout=timedelta(minutes=settings.session_idle_minutes),
             absolute_timeout=timedelta(hours=settings.session_absolute_hours),
         ),
+        # Production sends webhooks over HTTPS to public addresses only; development may use
+        # plain HTTP to this machine.
+        webhook_targets=TargetRules() if settings.production else TargetRules.development(),
+        resolver=SystemResolver(),
     )
 
 

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     default_product_updates: bool = True
     default_sales_follow_up: bool = False
 
+    # Webhooks: how long the worker waits for a receiver to answer, and how often it looks for
+    # deliveries that are due. (Production sends only over HTTPS to public addresses.)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    worker_poll_seconds: float = Field(default=2.0, gt=0)
+
     # Rate limits, in the `limits` package's notation ("5 per 15 minutes").
     login_attempts_per_account: str = "5 per 15 minutes"
     login_attempts_per_ip: str = "100 per 15 minutes"

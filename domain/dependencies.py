@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 
 from domain.consent.model import ConsentDefaults
 from domain.identity.model import SessionPolicy
-from domain.ports import Clock, PasswordHasher, RateLimiter, UnitOfWorkFactory
+from domain.ports import Clock, HostResolver, PasswordHasher, RateLimiter, UnitOfWorkFactory
+from domain.webhooks.model import RetryPolicy
+from domain.webhooks.targets import NoResolver, TargetRules
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,3 +33,8 @@ class Dependencies:
     links: AccountLinks
     sessions: SessionPolicy = field(default_factory=SessionPolicy)
     consent_defaults: ConsentDefaults = field(default_factory=ConsentDefaults)
+    # Webhooks: where they may go (production's rules unless the application relaxes them),
+    # how names are resolved to check that, and how failed deliveries are retried.
+    webhook_targets: TargetRules = field(default_factory=TargetRules)
+    resolver: HostResolver = field(default_factory=NoResolver)
+    webhook_retries: RetryPolicy = field(default_factory=RetryPolicy)

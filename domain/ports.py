@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -15,6 +15,12 @@ from domain.identity.model import AccountToken, ClientInfo, Session, SignInEvent
 from domain.partners.model import Partner, PartnerKey
 from domain.profile.card import CardDetails
 from domain.profile.model import Customer
+from domain.webhooks.model import (
+    ClaimedDelivery,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 
 class Clock(Protocol):
@@ -77,9 +83,12 @@ class ConsentRepository(Protocol):
         """The whole ledger in the order it was written (to re-derive the current state)."""
         ...
 
-    async def append(self, entries: Sequence[ConsentEntry], client: ClientInfo | None) -> None:
+    async def append(
+        self, entries: Sequence[ConsentEntry], client: ClientInfo | None
+    ) -> list[ConsentEntry]:
         """Add entries to the ledger and move the current state with them; the client's IP
-        and user agent go to a side table that retention can empty."""
+        and user agent go to a side table that retention can empty. Returns the entries as
+        stored, each with the id the ledger gave it."""
         ...
 
     async def history(
@@ -158,6 +167,97 @@ class NameAlreadyTaken(Exception):
     """Another partner has this name."""
 
 
+class WebhookRepository(Protocol):
+    """Partners' webhook endpoints, the outbox of deliveries (the workers' queue) and the log
+    of every attempt."""
+
+    async def add_endpoint(self, endpoint: WebhookEndpoint) -> None: ...
+
+    async def endpoints_of(self, partner_id: uuid.UUID) -> list[WebhookEndpoint]:
+        """The partner's endpoints, removed ones included, oldest first."""
+        ...
+
+    async def disable_endpoint(self, endpoint_id: uuid.UUID, at: datetime) -> int:
+        """Stop sending to the endpoint; its pending deliveries fail. Returns how many."""
+        ...
+
+    async def listening(
+        self, purposes: Sequence[SharingPurpose]
+    ) -> list[tuple[WebhookEndpoint, frozenset[SharingPurpose]]]:
+        """Active endpoints of active partners registered for any of ``purposes``, each with
+        every purpose its partner is registered for."""
+        ...
+
+    async def enqueue(self, deliveries: Sequence[WebhookDelivery]) -> None: ...
+
+    async def claim_due(
+        self, now: datetime, lease_until: datetime, limit: int
+    ) -> list[ClaimedDelivery]:
+        """Take up to ``limit`` pending deliveries due at ``now`` that nobody holds, oldest
+        first, and hold them until ``lease_until``. Concurrent workers never take the same
+        one while its lease runs; a lease left to expire (a crashed worker) frees it."""
+        ...
+
+    async def settle(
+        self, delivery: WebhookDelivery, claim: str, attempt: WebhookAttempt | None
+    ) -> bool:
+        """Log the attempt (if one was made) and write the delivery's new state and release
+        it, if ``claim`` still holds it. False when the lease had passed to another worker:
+        the attempt is logged all the same, the delivery is left to its new holder."""
+        ...
+
+    async def deliveries_of(
+        self, partner_id: uuid.UUID, first: int, before_id: int | None
+    ) -> list[WebhookDelivery]:
+        """The partner's deliveries, newest first, older than ``before_id`` when given."""
+        ...
+
+    async def attempts_of(
+        self, partner_id: uuid.UUID, delivery_ids: Sequence[int]
+    ) -> list[WebhookAttempt]:
+        """The logged attempts of those of the deliveries that are the partner's, in order."""
+        ...
+
+
+class HostResolver(Protocol):
+    async def resolve(self, host: str) -> list[str]:
+        """The IP addresses a host name stands for now; empty when it does not resolve."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingWebhook:
+    """A POST to make: the sender signs ``body`` with ``secret`` as Standard Webhooks says
+    (``webhook-id``, ``webhook-timestamp``, ``webhook-signature``). ``connect_to`` is the
+    address checked just before sending, to be used instead of resolving the host again."""
+
+    url: str
+    connect_to: str | None
+    message_id: str
+    timestamp: datetime
+    body: str
+    secret: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookResponse:
+    """What came back: a status code, or a short error when no answer came."""
+
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+    @property
+    def accepted(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class WebhookSender(Protocol):
+    async def send(self, webhook: OutgoingWebhook) -> WebhookResponse:
+        """POST the webhook; never raises for the receiver's faults (they are the response)."""
+        ...
+
+
 class SignInEventRepository(Protocol):
     async def add(self, event: SignInEvent) -> None: ...
 
@@ -221,6 +321,7 @@ class UnitOfWork(Protocol):
     consents: ConsentRepository
     consent_reads: ConsentReadModel
     partners: PartnerRepository
+    webhooks: WebhookRepository
     mailer: Mailer
     cards: CardVault
 

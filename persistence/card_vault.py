@@ -1,5 +1,6 @@
 """The local card vault, for development and self-hosting: card numbers encrypted with AES-GCM
-in a table of their own, each tagged with the id of its key so that keys can be rotated.
+in a table of their own, each tagged with the id of its key so that keys can be rotated. The
+same keyring seals the webhook signing secrets (persistence/repositories/webhooks.py).
 
 The key lives in settings, never in the database. The security code is not stored at all
 (PCI DSS forbids keeping it after authorisation); a payment provider's adapter would forward it.
@@ -21,6 +22,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.profile.card import CardDetails
 from persistence.tables import card_vault
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """A ciphertext and what is needed to open it: the key's id and the nonce."""
+
+    key_id: str
+    nonce: bytes
+    ciphertext: bytes = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,16 @@ class VaultKeyring:
             raise ValueError("no vault key given")
         return cls(keys, active or list(keys)[-1])
 
+    def seal(self, plaintext: bytes, bound_to: bytes) -> Sealed:
+        """Encrypt with the active key; ``bound_to`` (the row's token or id) must be given
+        again to open it, so a ciphertext copied to another row does not open there."""
+        nonce = os.urandom(12)
+        ciphertext = AESGCM(self.keys[self.active]).encrypt(nonce, plaintext, bound_to)
+        return Sealed(self.active, nonce, ciphertext)
+
+    def open(self, sealed: Sealed, bound_to: bytes) -> bytes:
+        return AESGCM(self.keys[sealed.key_id]).decrypt(sealed.nonce, sealed.ciphertext, bound_to)
+
     @staticmethod
     def generate(key_id: str) -> str:
         """A new key in the form :meth:`parse` reads."""
@@ -66,17 +86,13 @@ class LocalCardVault:
 
     async def tokenize(self, card: CardDetails) -> str:
         token = "card_" + secrets.token_urlsafe(24)
-        nonce = os.urandom(12)
-        key_id = self._keyring.active
-        sealed = AESGCM(self._keyring.keys[key_id]).encrypt(
-            nonce, card.number.encode(), token.encode()
-        )
+        sealed = self._keyring.seal(card.number.encode(), token.encode())
         await self._conn.execute(
             insert(card_vault).values(
                 token=token,
-                key_id=key_id,
-                nonce=nonce,
-                ciphertext=sealed,
+                key_id=sealed.key_id,
+                nonce=sealed.nonce,
+                ciphertext=sealed.ciphertext,
                 created_at=datetime.now(UTC),
             )
         )
@@ -91,5 +107,5 @@ class LocalCardVault:
         row = (await self._conn.execute(query)).mappings().first()
         if row is None:
             return None
-        key = self._keyring.keys[row["key_id"]]
-        return AESGCM(key).decrypt(row["nonce"], row["ciphertext"], vault_token.encode()).decode()
+        sealed = Sealed(row["key_id"], row["nonce"], row["ciphertext"])
+        return self._keyring.open(sealed, vault_token.encode()).decode()

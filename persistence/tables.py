@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     Uuid,
     false,
 )
@@ -261,4 +262,77 @@ partner_read_customers = Table(
     metadata,
     Column("read_id", Uuid, ForeignKey("partner_reads.id", ondelete="CASCADE"), primary_key=True),
     Column("customer_id", Uuid, primary_key=True, index=True),
+)
+
+# A partner's webhook endpoints. The signing secret is a shared secret the worker must read back
+# to sign with (not a password that a hash could stand for), so it is sealed with the card
+# vault's AES-GCM keyring, bound to the endpoint's id.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column(
+        "partner_id",
+        Uuid,
+        ForeignKey("partners.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("url", String(2000), nullable=False),
+    Column("secret_key_id", String(32), nullable=False),
+    Column("secret_nonce", LargeBinary(12), nullable=False),
+    Column("secret_ciphertext", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("disabled_at", UTCDateTime),
+)
+
+# The outbox of webhook deliveries, written in the transaction of the consent change; it is the
+# workers' queue. A worker holds a row by a lease (locked_until, claim_token), never by a lock
+# kept across the HTTP call, so a crashed worker's rows come back when the lease expires.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", LedgerId, primary_key=True, autoincrement=True),
+    Column("event_id", String(40), nullable=False),
+    Column(
+        "endpoint_id",
+        Uuid,
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("partner_id", Uuid, ForeignKey("partners.id", ondelete="CASCADE"), nullable=False),
+    Column("event_type", String(40), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("locked_until", UTCDateTime),
+    Column("claim_token", String(36)),
+    Column("last_attempt_at", UTCDateTime),
+    Column("last_status_code", Integer),
+    Column("last_error", String(300)),
+    Column("delivered_at", UTCDateTime),
+    UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_deliveries_endpoint_id_event_id"),
+    Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    Index("ix_webhook_deliveries_partner_id_id", "partner_id", "id"),
+)
+
+# Every attempt at a delivery, for the partner's delivery log.
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", LedgerId, primary_key=True, autoincrement=True),
+    Column(
+        "delivery_id",
+        LedgerId,
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("number", Integer, nullable=False),
+    Column("attempted_at", UTCDateTime, nullable=False),
+    Column("status_code", Integer),
+    Column("error", String(300)),
+    Column("duration_ms", Integer, nullable=False),
 )

@@ -9,6 +9,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.ports import CardVault
+from persistence.card_vault import VaultKeyring
 from persistence.mailer import OutboxMailer
 from persistence.repositories.consent import SqlConsentRepository
 from persistence.repositories.customers import SqlCustomerRepository
@@ -18,16 +19,21 @@ from persistence.repositories.identity import (
     SqlSignInEventRepository,
 )
 from persistence.repositories.partners import SqlConsentReadModel, SqlPartnerRepository
+from persistence.repositories.webhooks import SqlWebhookRepository
 
 # A vault is built per transaction so that a local vault can write in the same one; a payment
-# provider's vault ignores the connection.
+# provider's vault ignores the connection. The keyring (the local vault's keys) also seals the
+# webhook signing secrets, which a payment provider's vault could not hold.
 CardVaultFactory = Callable[[AsyncConnection], CardVault]
 
 
 class SqlUnitOfWork:
-    def __init__(self, engine: AsyncEngine, card_vault: CardVaultFactory) -> None:
+    def __init__(
+        self, engine: AsyncEngine, card_vault: CardVaultFactory, keyring: VaultKeyring
+    ) -> None:
         self._engine = engine
         self._card_vault = card_vault
+        self._keyring = keyring
         self._connection: AsyncConnection | None = None
 
     async def __aenter__(self) -> Self:
@@ -41,6 +47,7 @@ class SqlUnitOfWork:
         self.consents = SqlConsentRepository(conn)
         self.consent_reads = SqlConsentReadModel(conn)
         self.partners = SqlPartnerRepository(conn)
+        self.webhooks = SqlWebhookRepository(conn, self._keyring)
         self.mailer = OutboxMailer(conn)
         self.cards = self._card_vault(conn)
         return self
@@ -70,9 +77,12 @@ class SqlUnitOfWork:
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, engine: AsyncEngine, card_vault: CardVaultFactory) -> None:
+    def __init__(
+        self, engine: AsyncEngine, card_vault: CardVaultFactory, keyring: VaultKeyring
+    ) -> None:
         self.engine = engine
         self._card_vault = card_vault
+        self._keyring = keyring
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, self._card_vault)
+        return SqlUnitOfWork(self.engine, self._card_vault, self._keyring)

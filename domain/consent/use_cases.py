@@ -24,6 +24,7 @@ from domain.dependencies import Dependencies
 from domain.errors import DomainError, ErrorCode, Problem
 from domain.identity.model import ClientInfo, Session
 from domain.ports import UnitOfWork
+from domain.webhooks.events import enqueue_consent_events
 
 MAX_HISTORY_PAGE = 100
 
@@ -201,7 +202,8 @@ async def _apply(
     actor: Actor = Actor.CUSTOMER,
     informed_of_gpc: bool = False,
 ) -> dict[Subject, ConsentState]:
-    """Append one entry per choice that changes, inside the caller's transaction."""
+    """Append one entry per choice that changes, and queue the webhook events of the sharing
+    changes for the partners registered for them, inside the caller's transaction."""
     states = await uow.consents.current(customer_id)
     now = deps.clock.now()
     entries = [
@@ -219,8 +221,9 @@ async def _apply(
         if states[subject].granted != granted
     ]
     if entries:
-        await uow.consents.append(entries, client)
-        for entry in entries:
+        appended = await uow.consents.append(entries, client)
+        await enqueue_consent_events(uow, appended, now)
+        for entry in appended:
             states[entry.subject] = states[entry.subject].after(entry)
     return states
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -64,9 +65,11 @@ class SqlConsentRepository:
         query = select(consent_ledger).order_by(consent_ledger.c.id)
         return [entry_from_row(row) for row in (await self._conn.execute(query)).mappings()]
 
-    async def append(self, entries: Sequence[ConsentEntry], client: ClientInfo | None) -> None:
+    async def append(
+        self, entries: Sequence[ConsentEntry], client: ClientInfo | None
+    ) -> list[ConsentEntry]:
         if not entries:
-            return
+            return []
         # The transaction's id fences the partners' change feed on PostgreSQL: a reader only
         # sees changes of transactions older than every one still running.
         tx: Any = text("pg_current_xact_id()::text::bigint") if self._postgres else literal(0)
@@ -104,6 +107,9 @@ class SqlConsentRepository:
                 )
             )
         await self._move_state(entries, ids)
+        return [
+            dataclasses.replace(e, id=entry_id) for e, entry_id in zip(entries, ids, strict=True)
+        ]
 
     async def _move_state(self, entries: Sequence[ConsentEntry], ids: list[int]) -> None:
         upsert = pg_insert if self._postgres else sqlite_insert

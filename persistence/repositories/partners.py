@@ -26,7 +26,7 @@ from persistence.tables import (
 )
 
 
-def _purposes(text_value: str) -> frozenset[SharingPurpose]:
+def parse_purposes(text_value: str) -> frozenset[SharingPurpose]:
     return frozenset(SharingPurpose(name) for name in text_value.split(",") if name)
 
 
@@ -36,7 +36,11 @@ def _joined(purposes: Sequence[SharingPurpose] | frozenset[SharingPurpose]) -> s
 
 def _partner(row: RowMapping) -> Partner:
     return Partner(
-        row["id"], row["name"], _purposes(row["purposes"]), row["created_at"], row["revoked_at"]
+        row["id"],
+        row["name"],
+        parse_purposes(row["purposes"]),
+        row["created_at"],
+        row["revoked_at"],
     )
 
 
@@ -111,7 +115,7 @@ class SqlPartnerRepository:
         partner = Partner(
             row["partner_id"],
             row["name"],
-            _purposes(row["purposes"]),
+            parse_purposes(row["purposes"]),
             row["partner_created_at"],
             row["partner_revoked_at"],
         )

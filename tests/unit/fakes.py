@@ -21,7 +21,14 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
-from domain.consent.model import ConsentEntry, ConsentState, Source, Subject, replay
+from domain.consent.model import (
+    ConsentEntry,
+    ConsentState,
+    SharingPurpose,
+    Source,
+    Subject,
+    replay,
+)
 from domain.dependencies import AccountLinks, Dependencies
 from domain.identity.model import (
     AccountToken,
@@ -30,6 +37,7 @@ from domain.identity.model import (
     SignInEvent,
     TokenPurpose,
 )
+from domain.partners.model import Partner, PartnerKey
 from domain.ports import (
     AccountTokenRepository,
     CardDeclined,
@@ -39,12 +47,24 @@ from domain.ports import (
     EmailAlreadyTaken,
     EmailMessage,
     Mailer,
+    NameAlreadyTaken,
+    OutgoingWebhook,
+    PartnerRepository,
     SessionRepository,
     SignInEventRepository,
     Throttle,
+    WebhookRepository,
+    WebhookResponse,
 )
 from domain.profile.card import CardDetails
 from domain.profile.model import Customer
+from domain.webhooks.model import (
+    ClaimedDelivery,
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 
 @dataclass
@@ -59,6 +79,14 @@ class Tables:
     outbox: list[EmailMessage] = field(default_factory=list)
     vault: dict[str, CardDetails] = field(default_factory=dict)
     ledger: list[ConsentEntry] = field(default_factory=list)
+    partners: dict[uuid.UUID, Partner] = field(default_factory=dict)
+    partner_keys: dict[uuid.UUID, PartnerKey] = field(default_factory=dict)
+    partner_reads: list[tuple[uuid.UUID, str, int]] = field(default_factory=list)
+    webhook_endpoints: dict[uuid.UUID, WebhookEndpoint] = field(default_factory=dict)
+    # The outbox, with each row's lease: (locked_until, claim) or None.
+    webhook_deliveries: dict[int, WebhookDelivery] = field(default_factory=dict)
+    webhook_leases: dict[int, tuple[datetime, str]] = field(default_factory=dict)
+    webhook_attempts: list[WebhookAttempt] = field(default_factory=list)
 
     def load(self, other: Tables) -> None:
         for f in dataclasses.fields(self):
@@ -243,11 +271,13 @@ class InMemoryConsents:
                 result.setdefault(customer, {})[subject] = state
         return result
 
-    async def append(self, entries: Sequence[ConsentEntry], client: ClientInfo | None) -> None:
+    async def append(
+        self, entries: Sequence[ConsentEntry], client: ClientInfo | None
+    ) -> list[ConsentEntry]:
         start = len(self._tables.ledger)
-        self._tables.ledger += [
-            dataclasses.replace(entry, id=start + i + 1) for i, entry in enumerate(entries)
-        ]
+        appended = [dataclasses.replace(entry, id=start + i + 1) for i, entry in enumerate(entries)]
+        self._tables.ledger += appended
+        return list(appended)
 
     async def history(
         self, customer_id: uuid.UUID, first: int, before_id: int | None
@@ -269,6 +299,160 @@ class InMemoryConsents:
         return list(self._tables.ledger)
 
 
+class InMemoryPartners:
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
+
+    async def add(self, partner: Partner) -> None:
+        if await self.by_name(partner.name):
+            raise NameAlreadyTaken
+        self._tables.partners[partner.id] = copy.deepcopy(partner)
+
+    async def add_key(self, key: PartnerKey) -> None:
+        self._tables.partner_keys[key.id] = copy.deepcopy(key)
+
+    async def by_name(self, name: str) -> Partner | None:
+        found = (p for p in self._tables.partners.values() if p.name == name)
+        return copy.deepcopy(next(found, None))
+
+    async def all(self) -> list[Partner]:
+        return sorted(copy.deepcopy(list(self._tables.partners.values())), key=lambda p: p.name)
+
+    async def key(self, key_hash: str) -> tuple[PartnerKey, Partner] | None:
+        for key in self._tables.partner_keys.values():
+            if key.key_hash == key_hash:
+                return copy.deepcopy(key), copy.deepcopy(self._tables.partners[key.partner_id])
+        return None
+
+    async def keys_of(self, partner_id: uuid.UUID) -> list[PartnerKey]:
+        keys = [k for k in self._tables.partner_keys.values() if k.partner_id == partner_id]
+        return copy.deepcopy(sorted(keys, key=lambda k: k.created_at))
+
+    async def expire_keys(self, partner_id: uuid.UUID, at: datetime) -> None:
+        for key in self._tables.partner_keys.values():
+            running = key.expires_at is None or key.expires_at > at
+            if key.partner_id == partner_id and key.revoked_at is None and running:
+                key.expires_at = at
+
+    async def revoke(self, partner_id: uuid.UUID, at: datetime) -> None:
+        self._tables.partners[partner_id].revoked_at = at
+        for key in self._tables.partner_keys.values():
+            if key.partner_id == partner_id and key.revoked_at is None:
+                key.revoked_at = at
+
+    async def record_read(
+        self,
+        partner_id: uuid.UUID,
+        operation: str,
+        purposes: Sequence[SharingPurpose],
+        customer_ids: Sequence[uuid.UUID],
+        at: datetime,
+    ) -> None:
+        self._tables.partner_reads.append((partner_id, operation, len(customer_ids)))
+
+
+class InMemoryWebhooks:
+    """Endpoints, the outbox and the attempt log; a claim is a lease, as in the database."""
+
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
+
+    async def add_endpoint(self, endpoint: WebhookEndpoint) -> None:
+        self._tables.webhook_endpoints[endpoint.id] = copy.deepcopy(endpoint)
+
+    async def endpoints_of(self, partner_id: uuid.UUID) -> list[WebhookEndpoint]:
+        found = [e for e in self._tables.webhook_endpoints.values() if e.partner_id == partner_id]
+        return copy.deepcopy(sorted(found, key=lambda e: e.created_at))
+
+    async def disable_endpoint(self, endpoint_id: uuid.UUID, at: datetime) -> int:
+        self._tables.webhook_endpoints[endpoint_id].disabled_at = at
+        pending = [
+            d
+            for d in self._tables.webhook_deliveries.values()
+            if d.endpoint_id == endpoint_id and d.status is DeliveryStatus.PENDING
+        ]
+        for delivery in pending:
+            delivery.status = DeliveryStatus.FAILED
+            delivery.last_error = "Not sent: the webhook was removed."
+            self._tables.webhook_leases.pop(delivery.id or 0, None)
+        return len(pending)
+
+    async def listening(
+        self, purposes: Sequence[SharingPurpose]
+    ) -> list[tuple[WebhookEndpoint, frozenset[SharingPurpose]]]:
+        listeners = []
+        for endpoint in self._tables.webhook_endpoints.values():
+            partner = self._tables.partners[endpoint.partner_id]
+            if endpoint.active and partner.active and partner.purposes.intersection(purposes):
+                listeners.append((copy.deepcopy(endpoint), partner.purposes))
+        return listeners
+
+    async def enqueue(self, deliveries: Sequence[WebhookDelivery]) -> None:
+        for delivery in deliveries:
+            taken = {(d.endpoint_id, d.event_id) for d in self._tables.webhook_deliveries.values()}
+            assert (delivery.endpoint_id, delivery.event_id) not in taken, "one per endpoint"
+            delivery_id = len(self._tables.webhook_deliveries) + 1
+            stored = dataclasses.replace(copy.deepcopy(delivery), id=delivery_id)
+            self._tables.webhook_deliveries[delivery_id] = stored
+
+    async def claim_due(
+        self, now: datetime, lease_until: datetime, limit: int
+    ) -> list[ClaimedDelivery]:
+        claim = str(uuid.uuid4())
+        held = []
+        for delivery_id, delivery in sorted(self._tables.webhook_deliveries.items()):
+            lease = self._tables.webhook_leases.get(delivery_id)
+            due = delivery.status is DeliveryStatus.PENDING and delivery.next_attempt_at <= now
+            if len(held) == limit or not due or (lease is not None and lease[0] > now):
+                continue
+            self._tables.webhook_leases[delivery_id] = (lease_until, claim)
+            endpoint = self._tables.webhook_endpoints[delivery.endpoint_id]
+            partner = self._tables.partners[delivery.partner_id]
+            held.append(
+                ClaimedDelivery(
+                    copy.deepcopy(delivery),
+                    copy.deepcopy(endpoint),
+                    partner.active,
+                    claim,
+                    lease_until,
+                )
+            )
+        return held
+
+    async def settle(
+        self, delivery: WebhookDelivery, claim: str, attempt: WebhookAttempt | None
+    ) -> bool:
+        assert delivery.id is not None
+        if attempt is not None:
+            self._tables.webhook_attempts.append(attempt)
+        lease = self._tables.webhook_leases.get(delivery.id)
+        if lease is None or lease[1] != claim:
+            return False
+        del self._tables.webhook_leases[delivery.id]
+        self._tables.webhook_deliveries[delivery.id] = copy.deepcopy(delivery)
+        return True
+
+    async def deliveries_of(
+        self, partner_id: uuid.UUID, first: int, before_id: int | None
+    ) -> list[WebhookDelivery]:
+        mine = [
+            d
+            for i, d in sorted(self._tables.webhook_deliveries.items(), reverse=True)
+            if d.partner_id == partner_id and (before_id is None or i < before_id)
+        ]
+        return copy.deepcopy(mine[:first])
+
+    async def attempts_of(
+        self, partner_id: uuid.UUID, delivery_ids: Sequence[int]
+    ) -> list[WebhookAttempt]:
+        return [
+            a
+            for a in self._tables.webhook_attempts
+            if a.delivery_id in delivery_ids
+            and self._tables.webhook_deliveries[a.delivery_id].partner_id == partner_id
+        ]
+
+
 class InMemoryUnitOfWork:
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
@@ -278,6 +462,8 @@ class InMemoryUnitOfWork:
         self.sign_ins: SignInEventRepository = InMemorySignIns(self._tables)
         self.tokens: AccountTokenRepository = InMemoryTokens(self._tables)
         self.consents: ConsentRepository = InMemoryConsents(self._tables)
+        self.partners: PartnerRepository = InMemoryPartners(self._tables)
+        self.webhooks: WebhookRepository = InMemoryWebhooks(self._tables)
         self.mailer: Mailer = InMemoryMailer(self._tables)
         self.cards: CardVault = InMemoryCardVault(self._tables, store.declined_numbers)
 
@@ -377,11 +563,40 @@ class FakeRateLimiter:
         self.counts.pop((throttle, key), None)
 
 
+class FakeResolver:
+    """A DNS whose answers the test sets: ``answers[host]`` is the list of addresses."""
+
+    def __init__(self, answers: Mapping[str, list[str]] | None = None) -> None:
+        self.answers: dict[str, list[str]] = dict(answers or {})
+        self.asked: list[str] = []
+
+    async def resolve(self, host: str) -> list[str]:
+        self.asked.append(host)
+        return list(self.answers.get(host, []))
+
+
+class FakeWebhookSender:
+    """Answers each POST with the next of ``statuses`` (the last one repeats); None stands for
+    a receiver that cannot be reached. Keeps every webhook it was asked to send."""
+
+    def __init__(self, *statuses: int | None) -> None:
+        self.statuses = list(statuses) or [200]
+        self.sent: list[OutgoingWebhook] = []
+
+    async def send(self, webhook: OutgoingWebhook) -> WebhookResponse:
+        self.sent.append(webhook)
+        status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        if status is None:
+            return WebhookResponse(None, "No answer from the receiver (ConnectError).", 1)
+        return WebhookResponse(status, None, 1)
+
+
 def fake_dependencies(
     store: InMemoryStore,
     clock: FakeClock,
     hasher: FakePasswordHasher | None = None,
     limiter: FakeRateLimiter | None = None,
+    resolver: FakeResolver | None = None,
 ) -> Dependencies:
     return Dependencies(
         unit_of_work=InMemoryUnitOfWorkFactory(store),
@@ -389,4 +604,5 @@ def fake_dependencies(
         hasher=hasher or FakePasswordHasher(),
         limiter=limiter or FakeRateLimiter(),
         links=AccountLinks("https://privacy.example.com"),
+        resolver=resolver or FakeResolver(),
     )

@@ -1,0 +1,1 @@
+"""Partners' webhooks: endpoints, the outbox of consent events, and delivery with retries."""
