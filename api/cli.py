@@ -1,4 +1,5 @@
-"""The ``datarights`` command: serve, migrate, export-schema, generate-vault-key."""
+"""The ``datarights`` command: serve, worker, migrate, export-schema, partners, consent,
+generate-vault-key."""
 
 from __future__ import annotations
 
@@ -65,6 +66,32 @@ def serve(args: argparse.Namespace) -> int:
         server_header=False,
         log_level=settings.log_level.lower(),
     )
+    return 0
+
+
+def worker(args: argparse.Namespace) -> int:
+    """Deliver the webhook outbox until stopped (or, with --once, what is due now)."""
+    from api.worker import work
+    from persistence.migrate import pending
+
+    settings = _settings()
+    if settings.production:
+        if asyncio.run(pending(settings.database_url)):
+            print(
+                "datarights: the database schema is not up to date; run `datarights migrate` "
+                "before starting a worker.",
+                file=sys.stderr,
+            )
+            return 2
+    else:
+        _migrate(settings)
+    poll = args.poll_interval if args.poll_interval is not None else settings.worker_poll_seconds
+    total = asyncio.run(work(settings, once=args.once, poll_seconds=poll, batch=args.batch))
+    if args.once:
+        print(
+            f"datarights: {total.delivered} delivered, {total.retrying} to retry, "
+            f"{total.failed} failed."
+        )
     return 0
 
 
@@ -166,6 +193,32 @@ def partners_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def partners_webhook_add(args: argparse.Namespace) -> int:
+    from domain.webhooks import use_cases
+
+    try:
+        issued = _with_dependencies(lambda d: use_cases.add_webhook(d, args.name, args.url))
+    except DomainError as error:
+        return _refused(error)
+    print(f"webhook for {issued.partner.name}: {issued.endpoint.url}")
+    print("signing secret (shown once, store it now; verify signatures with it):")
+    print(issued.secret)
+    return 0
+
+
+def partners_webhook_remove(args: argparse.Namespace) -> int:
+    from domain.webhooks import use_cases
+
+    try:
+        abandoned, partner = _with_dependencies(
+            lambda d: use_cases.remove_webhook(d, args.name, args.url)
+        )
+    except DomainError as error:
+        return _refused(error)
+    print(f"webhook {args.url} of {partner.name} removed; {abandoned} pending deliveries given up.")
+    return 0
+
+
 def consent_verify(_args: argparse.Namespace) -> int:
     """Re-derive every customer's choices from the ledger and compare with the stored state."""
     from domain.consent.use_cases import differences_from_ledger
@@ -197,6 +250,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1)
     p.set_defaults(run=serve)
 
+    p = commands.add_parser(
+        "worker", help="deliver webhooks (several may run at once on PostgreSQL)"
+    )
+    p.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
+    p.add_argument(
+        "--poll-interval",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how often to look for due deliveries (default: DATARIGHTS_WORKER_POLL_SECONDS)",
+    )
+    p.add_argument("--batch", type=int, default=20, help="deliveries claimed per turn")
+    p.set_defaults(run=worker)
+
     p = commands.add_parser("migrate", help="bring the database schema up to date")
     p.set_defaults(run=migrate)
 
@@ -222,6 +289,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     c = partner_commands.add_parser("revoke", help="stop a partner and all its keys at once")
     c.add_argument("--name", required=True)
     c.set_defaults(run=partners_revoke)
+    c = partner_commands.add_parser("webhook", help="where a partner receives consent changes")
+    webhook_commands = c.add_subparsers(dest="webhook_command", required=True)
+    w = webhook_commands.add_parser("add", help="register a URL; prints its signing secret once")
+    w.add_argument("--name", required=True, help="the partner")
+    w.add_argument("--url", required=True, help="https://… (http://127.0.0.1… in development)")
+    w.set_defaults(run=partners_webhook_add)
+    w = webhook_commands.add_parser("remove", help="stop sending to a URL")
+    w.add_argument("--name", required=True, help="the partner")
+    w.add_argument("--url", required=True)
+    w.set_defaults(run=partners_webhook_remove)
 
     p = commands.add_parser("consent", help="the consent ledger")
     consent_commands = p.add_subparsers(dest="consent_command", required=True)
