@@ -22,6 +22,8 @@ from domain.identity import use_cases as identity
 from domain.identity.model import ClientInfo, Session
 from domain.partners import use_cases as partners
 from domain.partners.model import Partner, looks_like_api_key
+from domain.webhooks import use_cases as webhooks
+from domain.webhooks.model import WebhookAttempt
 
 _UNRESOLVED = object()
 
@@ -129,6 +131,18 @@ class Context(BaseContext):
         async def load(ids: Sequence[uuid.UUID]) -> list[dict[Subject, ConsentState]]:
             states = await consent.preferences_of(self.deps, ids)
             return [states.get(customer_id, {}) for customer_id in ids]
+
+        return DataLoader(load_fn=load)
+
+    @cached_property
+    def webhook_attempts(self) -> DataLoader[int, list[WebhookAttempt]]:
+        """The attempt log of each of the calling partner's deliveries, in one read."""
+
+        async def load(ids: Sequence[int]) -> list[list[WebhookAttempt]]:
+            partner = await self.partner()
+            assert partner is not None, "only partner fields ask for attempts"
+            attempts = await webhooks.delivery_attempts(self.deps, partner, ids)
+            return [attempts[delivery_id] for delivery_id in ids]
 
         return DataLoader(load_fn=load)
 

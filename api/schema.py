@@ -22,6 +22,7 @@ from api.customer import profile_fields as policy
 from api.customer import register as registration
 from api.errors import MASKED_MESSAGE, is_deliberate, redact
 from api.partner import consent as partner_consent
+from api.partner import webhooks as partner_webhooks
 
 log = logging.getLogger("datarights.graphql")
 
@@ -33,6 +34,7 @@ class Query:
     consent_states = partner_consent.consent_states
     consent_state_at = partner_consent.consent_state_at
     consent_changes = partner_consent.consent_changes
+    webhook_deliveries = partner_webhooks.webhook_deliveries
 
 
 @strawberry.type
