@@ -61,7 +61,7 @@ class HttpxWebhookSender:
         }
         url, extensions = webhook.url, {}
         if webhook.connect_to is not None:
-            url, host = _pinned(webhook.url, webhook.connect_to)
+            url, host = pinned_url(webhook.url, webhook.connect_to)
             headers["host"] = host
             extensions["sni_hostname"] = urlsplit(webhook.url).hostname or ""
         started = time.monotonic()
@@ -85,7 +85,7 @@ class HttpxWebhookSender:
         await self._client.aclose()
 
 
-def _pinned(url: str, address: str) -> tuple[str, str]:
+def pinned_url(url: str, address: str) -> tuple[str, str]:
     """The URL with its host replaced by ``address``, and the original ``Host`` header value."""
     parts = urlsplit(url)
     literal = f"[{address}]" if ipaddress.ip_address(address).version == 6 else address
