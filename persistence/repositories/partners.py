@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text, tuple_, update
+from sqlalchemy import String, Uuid, any_, bindparam, cast, insert, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -169,12 +170,25 @@ class SqlPartnerRepository:
                 occurred_at=at,
             )
         )
-        if customer_ids:
+        if not customer_ids:
+            return
+        if self._conn.dialect.name == "postgresql":
+            # One cached statement with one array parameter: building a thousand-row VALUES
+            # list cost more CPU than PostgreSQL spends inserting it (bench/consent_states.py).
             await self._conn.execute(
-                insert(partner_read_customers).values(
-                    [{"read_id": read_id, "customer_id": c} for c in customer_ids]
-                )
+                _LOG_CUSTOMERS, {"read_id": read_id, "ids": list(customer_ids)}
             )
+        else:
+            await self._conn.execute(
+                insert(partner_read_customers),
+                [{"read_id": read_id, "customer_id": c} for c in customer_ids],
+            )
+
+
+_LOG_CUSTOMERS = text(
+    "INSERT INTO partner_read_customers (read_id, customer_id) "
+    "SELECT :read_id, unnest(CAST(:ids AS uuid[]))"
+).bindparams(bindparam("read_id", type_=Uuid), bindparam("ids", type_=ARRAY(Uuid)))
 
 
 class SqlConsentReadModel:
@@ -187,17 +201,30 @@ class SqlConsentReadModel:
     ) -> dict[tuple[uuid.UUID, SharingPurpose], ConsentState]:
         if not customer_ids or not purposes:
             return {}
-        query = select(
+        subjects = [p.value for p in purposes]
+        columns = (
             consent_states.c.customer_id,
             consent_states.c.subject,
             consent_states.c.granted,
             consent_states.c.updated_at,
-        ).where(
-            consent_states.c.customer_id.in_(customer_ids),
-            consent_states.c.subject.in_([p.value for p in purposes]),
         )
+        if self._postgres:
+            # Arrays as single parameters keep the statement cacheable whatever the count.
+            query = select(*columns).where(
+                consent_states.c.customer_id == any_(cast(bindparam("ids"), ARRAY(Uuid))),
+                consent_states.c.subject == any_(cast(bindparam("subjects"), ARRAY(String))),
+            )
+            rows = await self._conn.execute(
+                query, {"ids": list(customer_ids), "subjects": subjects}
+            )
+        else:
+            query = select(*columns).where(
+                consent_states.c.customer_id.in_(customer_ids),
+                consent_states.c.subject.in_(subjects),
+            )
+            rows = await self._conn.execute(query)
         result: dict[tuple[uuid.UUID, SharingPurpose], ConsentState] = {}
-        for customer_id, subject, granted, updated_at in await self._conn.execute(query):
+        for customer_id, subject, granted, updated_at in rows:
             purpose = SharingPurpose(subject)
             result[customer_id, purpose] = ConsentState(purpose, granted, updated_at)
         return result

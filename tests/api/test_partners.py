@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -309,6 +310,16 @@ async def test_no_change_is_skipped_when_transactions_commit_out_of_order(
         nodes = [(e["node"]["customerId"], e["node"]["granted"]) for e in page["edges"]]
         return nodes, page["pageInfo"]["endCursor"]
 
+    async def settled_feed(after: str | None) -> tuple[list[tuple[str, bool]], str | None]:
+        # A transaction anywhere on the server (another database's, say) holds the fence back
+        # for as long as it runs: the feed delays changes then, it never skips them.
+        for _ in range(100):
+            seen, cursor = await feed(after)
+            if seen:
+                return seen, cursor
+            await asyncio.sleep(0.05)
+        return seen, cursor
+
     early = await engine.connect()
     late = await engine.connect()
     try:
@@ -323,7 +334,7 @@ async def test_no_change_is_skipped_when_transactions_commit_out_of_order(
         seen, cursor = await feed(None)
         assert seen == []
         await early.commit()
-        seen, cursor = await feed(cursor)
+        seen, cursor = await settled_feed(cursor)
         assert seen == [(ada["id"], True), (grace["id"], True)]
         # the opposite order: the first to take an id commits first, the other later
         await early.begin()
@@ -331,10 +342,10 @@ async def test_no_change_is_skipped_when_transactions_commit_out_of_order(
         await late.begin()
         await SqlConsentRepository(late).append([change(grace["id"], False)], None)
         await early.commit()
-        first, cursor = await feed(cursor)
+        first, cursor = await settled_feed(cursor)
         assert first == [(ada["id"], False)]
         await late.commit()
-        second, _ = await feed(cursor)
+        second, _ = await settled_feed(cursor)
         assert second == [(grace["id"], False)]
     finally:
         await early.close()
