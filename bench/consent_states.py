@@ -1070,7 +1070,10 @@ async def sql_alone(
         for _ in range(ANATOMY_CALLS):
             fresh = uuid.uuid4()
             replays = [
-                (statement, [fresh if v in read_ids else v for v in parameters])
+                (
+                    statement,
+                    [fresh if not isinstance(v, list) and v in read_ids else v for v in parameters],
+                )
                 for statement, parameters in prepared
             ]
             transaction = connection.transaction()

@@ -224,7 +224,7 @@ class SqlConsentReadModel:
             )
             rows = await self._conn.execute(query)
         result: dict[tuple[uuid.UUID, SharingPurpose], ConsentState] = {}
-        for customer_id, subject, granted, updated_at in rows:
+        for customer_id, subject, granted, updated_at in rows.all():
             purpose = SharingPurpose(subject)
             result[customer_id, purpose] = ConsentState(purpose, granted, updated_at)
         return result
