@@ -30,41 +30,31 @@ import argparse
 import asyncio
 import cProfile
 import json
-import math
 import os
-import platform
 import pstats
 import random
 import re
 import secrets
-import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
+import harness
 import httpx
 import strawberry
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
 T = TypeVar("T")
 R = TypeVar("R")
-
-HOST = "127.0.0.1"
-POSTGRES_ADMIN_DSN = f"postgresql://postgres@{HOST}:5432/postgres"
-POSTGRES_SQLALCHEMY = f"postgresql+asyncpg://postgres@{HOST}:5432"
 
 PURPOSES = ["PARTNER_OFFERS", "INTEGRATION_PARTNERS", "ANALYTICS_COOKIES"]
 PARTNER_NAME = "bench"
@@ -76,11 +66,7 @@ ANATOMY_CALLS = 20
 PROFILED_CALLS = 10
 CHECKED_CUSTOMERS = 10  # with history, and as many without, in (c)
 LEDGER_BATCH_CUSTOMERS = 250  # 2,250 ledger rows per INSERT: under asyncpg's 32,767 parameters
-REQUEST_TIMEOUT_S = 30.0
-SERVER_START_TIMEOUT_S = 90.0
-SERVER_STOP_TIMEOUT_S = 20.0
 MAX_REQUESTS_PER_LOOP = 100_000  # every loop also stops at its deadline
-NOISE_CORES = 0.25  # CPU used by other work above which the run is flagged
 # Not a hash of anything: nobody signs in as a seeded customer.
 PLACEHOLDER_HASH = "$argon2id$v=19$m=19456,t=2,p=1$YmVuY2hzZWVk$YmVuY2hwbGFjZWhvbGRlcm5vdGFoYXNo"
 
@@ -95,66 +81,20 @@ query States($ids: [ID!]!, $purposes: [SharingPurpose!]) {
 # --------------------------------------------------------------------------- measurements
 
 
-def percentile(values: list[float], p: float) -> float:
-    """The nearest-rank ``p``-th percentile of ``values`` (not empty)."""
-    ordered = sorted(values)
-    rank = max(1, math.ceil(p / 100 * len(ordered)))
-    return ordered[rank - 1]
-
-
-def summary_ms(seconds: list[float]) -> dict[str, float]:
-    """Median, p90, p99, min, max and mean, in milliseconds, of ``seconds`` (not empty)."""
-    ms = [v * 1000 for v in seconds]
-    return {
-        "median_ms": round(statistics.median(ms), 2),
-        "p90_ms": round(percentile(ms, 90), 2),
-        "p99_ms": round(percentile(ms, 99), 2),
-        "min_ms": round(min(ms), 2),
-        "max_ms": round(max(ms), 2),
-        "mean_ms": round(statistics.fmean(ms), 2),
-    }
-
-
 @dataclass
-class Samples:
-    """Latencies (seconds) of the requests that succeeded, and the kinds of those that failed."""
+class CallSamples(harness.Samples):
+    """``harness.Samples``, and the answers of the calls that succeeded: all, and granted."""
 
-    latencies: list[float] = field(default_factory=list)
-    errors: Counter[str] = field(default_factory=Counter)
-    error_latencies: list[float] = field(default_factory=list)
     answers: int = 0
     granted: int = 0
 
-    def record(self, elapsed: float, error: str | None) -> None:
-        if error is None:
-            self.latencies.append(elapsed)
-        else:
-            self.errors[error] += 1
-            self.error_latencies.append(elapsed)
-
-    def merge(self, other: Samples) -> None:
-        self.latencies += other.latencies
-        self.error_latencies += other.error_latencies
-        self.errors.update(other.errors)
+    def merge(self, other: CallSamples) -> None:
+        super().merge(other)
         self.answers += other.answers
         self.granted += other.granted
 
-    @property
-    def requests(self) -> int:
-        return len(self.latencies) + len(self.error_latencies)
-
-    def summary(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "requests": self.requests,
-            "ok": len(self.latencies),
-            "errors": sum(self.errors.values()),
-            "error_kinds": dict(self.errors),
-            "answers": self.answers,
-            "granted_answers": self.granted,
-        }
-        if self.latencies:
-            out |= summary_ms(self.latencies)
-        return out
+    def counts(self) -> dict[str, Any]:
+        return super().counts() | {"answers": self.answers, "granted_answers": self.granted}
 
 
 def call_ids(rng: random.Random, known: Sequence[str], unknown: int) -> list[str]:
@@ -170,17 +110,10 @@ def states_body(ids: list[str]) -> dict[str, Any]:
 
 def check_states(response: httpx.Response, expected: int) -> tuple[str | None, list[Any]]:
     """None and the answers when ``response`` carries ``expected`` answers, else a failure kind."""
-    if response.status_code != 200:
-        return f"HTTP {response.status_code}", []
-    try:
-        body = response.json()
-    except ValueError:
-        return "response is not JSON", []
-    if body.get("errors"):
-        first = body["errors"][0]
-        code = (first.get("extensions") or {}).get("code")
-        return f"GraphQL error: {code or first.get('message', '?')}", []
-    answers = (body.get("data") or {}).get("consentStates")
+    problem, data = harness.graphql_data(response)
+    if problem is not None:
+        return problem, []
+    answers = data.get("consentStates")
     if not isinstance(answers, list):
         return "no consentStates in data", []
     if len(answers) != expected:
@@ -189,7 +122,7 @@ def check_states(response: httpx.Response, expected: int) -> tuple[str | None, l
 
 
 async def states_call(
-    http: httpx.AsyncClient, ids: list[str], samples: Samples
+    http: httpx.AsyncClient, ids: list[str], samples: CallSamples
 ) -> tuple[str | None, list[Any]]:
     """One consentStates call, timed into ``samples``."""
     start = time.perf_counter()
@@ -216,106 +149,10 @@ def client(base_url: str, key: str, *, keep_alive: bool = True) -> httpx.AsyncCl
     return httpx.AsyncClient(
         base_url=base_url,
         headers={"Authorization": f"Bearer {key}"},
-        timeout=REQUEST_TIMEOUT_S,
+        timeout=harness.REQUEST_TIMEOUT_S,
         trust_env=False,  # only ever 127.0.0.1
         limits=httpx.Limits(max_connections=16, max_keepalive_connections=16 if keep_alive else 0),
     )
-
-
-# --------------------------------------------------------------------------- CPU accounting
-
-
-def all_processes_cpu() -> tuple[dict[int, float], dict[int, int]]:
-    """CPU seconds (user + system) so far of every process, and each one's parent (Linux)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    parents: dict[int, int] = {}
-    cpu: dict[int, float] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()  # fields from the 3rd on: state, ppid, ...
-        parents[int(entry.name)] = int(fields[1])
-        cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
-    return cpu, parents
-
-
-def process_tree(root_pid: int, parents: dict[int, int]) -> set[int]:
-    """``root_pid`` and its descendants."""
-    tree = {root_pid}
-    for _ in range(8):
-        tree |= {pid for pid, parent in parents.items() if parent in tree}
-    return tree
-
-
-async def database_backends(database: str) -> set[int]:
-    """The pids of the PostgreSQL backends connected to ``database`` (on this machine)."""
-    connection = await asyncpg.connect(POSTGRES_ADMIN_DSN)
-    try:
-        rows = await connection.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE datname = $1", database
-        )
-    finally:
-        await connection.close()
-    return {int(row["pid"]) for row in rows}
-
-
-def machine_busy_cpu() -> float:
-    """CPU seconds the whole machine has spent busy (not idle, not waiting for I/O) so far."""
-    try:
-        first = Path("/proc/stat").read_text().splitlines()[0].split()
-    except OSError:
-        return 0.0
-    ticks = [int(v) for v in first[1:9]]  # user nice system idle iowait irq softirq steal
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
-
-
-@dataclass
-class CpuMeter:
-    """Cores used over a phase by the server's processes, by the PostgreSQL backends serving its
-    database, by this (load-generating) process and by everything else on the machine."""
-
-    server_pid: int
-    database: str
-    _cpu: dict[int, float] = field(default_factory=dict)
-    _own: float = 0.0
-    _machine: float = 0.0
-    _wall: float = 0.0
-    _backends: set[int] = field(default_factory=set)
-
-    async def start(self) -> None:
-        self._backends = await database_backends(self.database)
-        self._cpu, _ = all_processes_cpu()
-        self._machine = machine_busy_cpu()
-        self._own = time.process_time()
-        self._wall = time.perf_counter()
-
-    async def stop(self) -> dict[str, Any]:
-        wall = time.perf_counter() - self._wall
-        own = (time.process_time() - self._own) / wall
-        machine = (machine_busy_cpu() - self._machine) / wall
-        now, parents = all_processes_cpu()
-        backends = self._backends | await database_backends(self.database)
-
-        def used(pid: int) -> float:
-            return (now.get(pid, 0.0) - self._cpu.get(pid, 0.0)) / wall
-
-        server_pids = process_tree(self.server_pid, parents) & now.keys()
-        per_process = {pid: used(pid) for pid in sorted(server_pids)}
-        server = sum(per_process.values())
-        database = sum(used(pid) for pid in backends if pid in now)
-        return {
-            "wall_s": round(wall, 2),
-            "server_cores": round(server, 2),
-            "server_cores_per_process": {str(pid): round(v, 2) for pid, v in per_process.items()},
-            "database_backends_cores": round(database, 2),
-            "load_generator_cores": round(own, 2),
-            "machine_busy_cores": round(machine, 2),
-            "other_cores": round(max(0.0, machine - server - database - own), 2),
-        }
 
 
 # --------------------------------------------------------------------------- seeding
@@ -710,29 +547,13 @@ async def check_seed(dsn: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- partner
 
 
-def clean_environment(database: str) -> dict[str, str]:
-    """This environment without any DATARIGHTS_ setting, plus the database."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DATARIGHTS_")}
-    return env | {
-        "DATARIGHTS_DATABASE_URL": f"{POSTGRES_SQLALCHEMY}/{database}",
-        "PYTHONUNBUFFERED": "1",
-    }
-
-
-def datarights_command() -> str:
-    beside = Path(sys.executable).parent / "datarights"
-    if beside.exists():
-        return str(beside)
-    return str(ROOT / ".venv" / "bin" / "datarights")
-
-
 def run_datarights(args: list[str], database: str, cwd: Path) -> str:
     """Runs ``datarights ARGS`` in the clean environment (in an empty directory, so that no .env
     is read); returns its output, raises if it fails."""
     done = subprocess.run(
-        [datarights_command(), *args],
+        [harness.datarights_command(), *args],
         cwd=cwd,
-        env=clean_environment(database),
+        env=harness.clean_environment(database),
         capture_output=True,
         text=True,
         timeout=120,
@@ -828,8 +649,8 @@ def package_of(filename: str) -> str:
     if site:
         return site.group(1).removesuffix(".py").split(".")[0]
     path = Path(filename)
-    if path.is_relative_to(ROOT):
-        return f"datarights: {path.relative_to(ROOT).parts[0]}"
+    if path.is_relative_to(harness.ROOT):
+        return f"datarights: {path.relative_to(harness.ROOT).parts[0]}"
     return "stdlib: " + path.stem if "python3" in filename else path.name
 
 
@@ -883,7 +704,7 @@ async def timed_calls(
         cpu.append(time.process_time() - c0)
         if check is not None:
             check(item, result)
-    return summary_ms(wall) | {"cpu_ms_per_call": round(statistics.fmean(cpu) * 1000, 2)}
+    return harness.summary_ms(wall) | {"cpu_ms_per_call": round(statistics.fmean(cpu) * 1000, 2)}
 
 
 def cache_status(stats: str) -> str:
@@ -950,7 +771,7 @@ async def in_process(
     from domain.consent.model import SharingPurpose
     from domain.partners import use_cases
 
-    url = f"{POSTGRES_SQLALCHEMY}/{database}"
+    url = harness.database_url(database)
     settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
     app = create_app(settings)
     deps = app.state.deps
@@ -962,7 +783,7 @@ async def in_process(
             transport=httpx.ASGITransport(app=app),
             base_url="http://bench.invalid",
             headers={"Authorization": f"Bearer {key}"},
-            timeout=REQUEST_TIMEOUT_S,
+            timeout=harness.REQUEST_TIMEOUT_S,
         ) as http:
 
             async def graphql(ids: list[str]) -> httpx.Response:
@@ -1060,7 +881,7 @@ async def sql_alone(
     """The statements of a 1,000-id call replayed on a bare asyncpg connection (prepared once,
     as SQLAlchemy's asyncpg dialect does), each replay in its own transaction, rolled back; the
     read written with one array parameter instead of 1,000; and both reads' plans."""
-    connection = await asyncpg.connect(f"postgresql://postgres@{HOST}:5432/{database}")
+    connection = await asyncpg.connect(harness.database_dsn(database))
     try:
         prepared = [(await connection.prepare(s), tuple(p or ())) for s, p, _ in captured]
         # The read log's row was committed by the call: each replay gets its own id.
@@ -1106,12 +927,12 @@ async def sql_alone(
     finally:
         await connection.close()
     return {
-        "whole_call": summary_ms(whole),
+        "whole_call": harness.summary_ms(whole),
         "by_statement": [
-            {"kind": statement_kind(s), "median_ms": summary_ms(t)["median_ms"]}
+            {"kind": statement_kind(s), "median_ms": harness.summary_ms(t)["median_ms"]}
             for (s, _, _), t in zip(captured, per_statement, strict=True)
         ],
-        "read_with_one_array_parameter": summary_ms(array_times),
+        "read_with_one_array_parameter": harness.summary_ms(array_times),
         "read_plan": plan_summary(app_plan),
         "read_plan_with_one_array_parameter": plan_summary(array_plan),
     }
@@ -1125,14 +946,14 @@ async def sequential(
 ) -> dict[str, Any]:
     """(b) one client, one call at a time on one keep-alive connection, after a warm-up."""
     rng = random.Random(args.seed + 1)
-    samples = Samples()
+    samples = CallSamples()
     async with client(base_url, key) as http:
-        warm = Samples()
+        warm = CallSamples()
         for _ in range(WARM_UP_CALLS):
             await states_call(http, call_ids(rng, known, args.unknown), warm)
         if warm.errors:
             raise RuntimeError(f"the warm-up calls failed: {dict(warm.errors)}")
-        meter = CpuMeter(pid, database)
+        meter = harness.CpuMeter(pid, database)
         await meter.start()
         start = time.perf_counter()
         for _ in range(args.requests):
@@ -1150,9 +971,9 @@ async def sequential(
 
 async def loop(
     http: httpx.AsyncClient, known: list[str], unknown: int, until: float, seed: int
-) -> Samples:
+) -> CallSamples:
     rng = random.Random(seed)
-    samples = Samples()
+    samples = CallSamples()
     for _ in range(MAX_REQUESTS_PER_LOOP):
         if time.perf_counter() >= until:
             break
@@ -1171,7 +992,7 @@ async def concurrent(
         await asyncio.gather(
             *(loop(http, known, args.unknown, until, 1000 + i) for i in range(args.concurrency))
         )
-        meter = CpuMeter(pid, database)
+        meter = harness.CpuMeter(pid, database)
         await meter.start()
         start = time.perf_counter()
         until = start + args.seconds
@@ -1183,7 +1004,7 @@ async def concurrent(
         )
         elapsed = time.perf_counter() - start
         cpu = await meter.stop()
-    samples = Samples()
+    samples = CallSamples()
     for one in loops:
         samples.merge(one)
     return {
@@ -1215,7 +1036,7 @@ async def check_answers(base_url: str, key: str, dsn: str, seeded: Seeded) -> di
         await connection.close()
     stored = {(str(r["customer_id"]), r["subject"]): r for r in rows}
     async with client(base_url, key) as http:
-        samples = Samples()
+        samples = CallSamples()
         error, answers = await states_call(http, ids, samples)
     if error is not None:
         return {"checked_answers": 0, "mismatches": [f"the call failed: {error}"]}
@@ -1254,7 +1075,7 @@ async def read_log_rows(dsn: str) -> dict[str, int]:
 async def run_server_phases(
     base_url: str, key: str, seeded: Seeded, args: argparse.Namespace, pid: int, database: str
 ) -> dict[str, Any]:
-    dsn = f"postgresql://postgres@{HOST}:5432/{database}"
+    dsn = harness.database_dsn(database)
     known = seeded.customer_ids
     return {
         "sequential": await sequential(base_url, key, known, args, pid, database),
@@ -1264,172 +1085,18 @@ async def run_server_phases(
     }
 
 
-# --------------------------------------------------------------------------- database, server
-
-
-async def create_database(name: str) -> str:
-    """Creates the database; returns the server's version."""
-    connection = await asyncpg.connect(POSTGRES_ADMIN_DSN)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-        return str(await connection.fetchval("SHOW server_version"))
-    finally:
-        await connection.close()
-
-
-async def drop_database(name: str) -> None:
-    connection = await asyncpg.connect(POSTGRES_ADMIN_DSN)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(
-    database: str, port: int, workers: int, log_path: Path, cwd: Path
-) -> subprocess.Popen[bytes]:
-    # Its own session, so that it and its workers can be stopped as one process group. The working
-    # directory is empty, so that no .env file of the checkout is read.
-    with log_path.open("wb") as out:
-        return subprocess.Popen(
-            [
-                datarights_command(),
-                "serve",
-                "--host",
-                HOST,
-                "--port",
-                str(port),
-                "--workers",
-                str(workers),
-            ],
-            cwd=cwd,
-            env=clean_environment(database),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def wait_until_healthy(process: subprocess.Popen[bytes], base_url: str, log_path: Path) -> float:
-    """Seconds until /healthz answered; raises if the server exits or takes too long."""
-    start = time.monotonic()
-    with httpx.Client(base_url=base_url, timeout=2, trust_env=False) as http:
-        while time.monotonic() - start < SERVER_START_TIMEOUT_S:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited:\n{log_path.read_text()[-4000:]}")
-            try:
-                if http.get("/healthz").status_code == 200:
-                    return time.monotonic() - start
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-    raise RuntimeError(f"the server did not answer /healthz:\n{log_path.read_text()[-4000:]}")
-
-
-def stop_server(process: subprocess.Popen[bytes]) -> int | None:
-    """SIGTERM to the server's process group, SIGKILL if it lingers; returns the exit code."""
-    if process.poll() is None:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            return process.wait(timeout=SERVER_STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            return process.wait(timeout=SERVER_STOP_TIMEOUT_S)
-        except ProcessLookupError:
-            pass
-    return process.poll()
-
-
-ACCESS_LINE = re.compile(r'"(?:GET|POST) (\S+) HTTP/[\d.]+" (\d{3})')
-TROUBLE = re.compile(
-    r"ERROR|CRITICAL|Traceback|Exception|Timeout|QueuePool|pool|too many|refused|"
-    r"reset|killed|Unexpected error",
-    re.IGNORECASE,
-)
-
-
-def scan_server_log(log_path: Path) -> dict[str, Any]:
-    """Status codes of the access log, and lines that look like trouble."""
-    statuses: Counter[str] = Counter()
-    trouble: list[str] = []
-    trouble_count = 0
-    for line in log_path.read_text(errors="replace").splitlines():
-        access = ACCESS_LINE.search(line)
-        if access:
-            statuses[f"{access.group(1)} {access.group(2)}"] += 1
-        elif TROUBLE.search(line):
-            trouble_count += 1
-            if len(trouble) < 20:
-                trouble.append(line.strip()[:300])
-    return {
-        "log": str(log_path.relative_to(ROOT)),
-        "responses_by_path_and_status": dict(sorted(statuses.items())),
-        "trouble_lines": trouble_count,
-        "first_trouble_lines": trouble,
-    }
-
-
-# --------------------------------------------------------------------------- facts and report
-
-
-def git(*args: str) -> str:
-    try:
-        done = subprocess.run(
-            ["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10, check=True
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return done.stdout.strip()
-
-
-def machine_facts() -> dict[str, Any]:
-    try:
-        nproc = len(os.sched_getaffinity(0))
-    except AttributeError:
-        nproc = os.cpu_count() or 0
-    return {
-        "nproc": nproc,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "commit": git("rev-parse", "--short", "HEAD"),
-        "tracked_files_modified": bool(git("status", "--porcelain", "--untracked-files=no")),
-        "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
-    }
-
-
-def ms(summary: dict[str, Any], key: str) -> str:
-    value = summary.get(key)
-    return "-" if value is None else f"{value:.1f}"
+# --------------------------------------------------------------------------- report
 
 
 def table_row(name: str, summary: dict[str, Any], rate: str) -> str:
-    return (
-        f"  {name:<40} {summary['requests']:>6} {summary['errors']:>6} {rate:>6} "
-        f"{ms(summary, 'median_ms'):>7} {ms(summary, 'p90_ms'):>7} {ms(summary, 'p99_ms'):>7} "
-        f"{ms(summary, 'min_ms'):>7} {ms(summary, 'max_ms'):>7}"
-    )
+    keys = ("median_ms", "p90_ms", "p99_ms", "min_ms", "max_ms")
+    times = " ".join(f"{harness.ms(summary, key):>7}" for key in keys)
+    return f"  {name:<40} {summary['requests']:>6} {summary['errors']:>6} {rate:>6} {times}"
 
 
 def part_row(name: str, summary: dict[str, Any]) -> str:
-    return (
-        f"  {name:<40} {ms(summary, 'median_ms'):>7} {ms(summary, 'p90_ms'):>7} "
-        f"{ms(summary, 'p99_ms'):>7} {ms(summary, 'cpu_ms_per_call'):>12}"
-    )
-
-
-def cpu_line(name: str, cpu: dict[str, Any]) -> str:
-    per = ", ".join(f"{pid} {v:.2f}" for pid, v in cpu["server_cores_per_process"].items())
-    return (
-        f"  {name:<14} server {cpu['server_cores']:.2f} (by pid: {per}); "
-        f"PostgreSQL backends {cpu['database_backends_cores']:.2f}; "
-        f"load generator {cpu['load_generator_cores']:.2f}; other {cpu['other_cores']:.2f}"
-    )
+    times = " ".join(f"{harness.ms(summary, key):>7}" for key in ("median_ms", "p90_ms", "p99_ms"))
+    return f"  {name:<40} {times} {harness.ms(summary, 'cpu_ms_per_call'):>12}"
 
 
 def report(results: dict[str, Any]) -> str:
@@ -1530,17 +1197,15 @@ def report(results: dict[str, Any]) -> str:
             for f in local["profile"]["top_functions_by_own_time"][:10]
         ),
         "",
-        "  CPU use, in cores over each phase's wall time (the machine has "
-        f"{results['machine']['nproc']}; the server's first pid is the uvicorn supervisor):",
-        cpu_line("(b) sequential", seq["cpu"]),
-        cpu_line("(b) concurrent", conc["cpu"]),
+        *harness.cpu_lines(
+            results["machine"]["nproc"],
+            [("(b) sequential", seq["cpu"]), ("(b) concurrent", conc["cpu"])],
+            name_width=14,
+        ),
     ]
-    for name, cpu in (("sequential", seq["cpu"]), ("concurrent", conc["cpu"])):
-        if cpu["other_cores"] > NOISE_CORES:
-            lines.append(
-                f"  WARNING: other work used {cpu['other_cores']:.2f} cores during the {name} "
-                "phase; the machine was not quiet, so rerun before quoting these numbers"
-            )
+    lines += harness.noise_warnings(
+        [("the sequential phase", seq["cpu"]), ("the concurrent phase", conc["cpu"])]
+    )
     for name, summary in (("sequential", seq["calls"]), ("concurrent", conc["calls"])):
         if summary["error_kinds"]:
             lines.append(f"  errors in the {name} phase: {summary['error_kinds']}")
@@ -1561,11 +1226,7 @@ def report(results: dict[str, Any]) -> str:
     ]
     server = results.get("server_log")
     if server:
-        lines += [
-            f"  server log ({server['log']}): responses {server['responses_by_path_and_status']}",
-            f"  server log lines that look like trouble: {server['trouble_lines']}",
-            *(f"    {line}" for line in server["first_trouble_lines"]),
-        ]
+        lines += harness.server_log_lines(server)
     goal = results["goal"]
 
     def verdict(p99: float | None) -> str:
@@ -1635,39 +1296,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def interrupted(signum: int, _frame: object) -> None:
-    """SIGTERM ends the run like Ctrl-C, so the server is stopped and the database dropped."""
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # The in-process app, like the server, gets no DATARIGHTS_* setting but the database's.
     for name in [name for name in os.environ if name.startswith("DATARIGHTS_")]:
         del os.environ[name]
-    signal.signal(signal.SIGTERM, interrupted)
-    machine = machine_facts()
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    log_path = RESULTS / f"consent-states-{stamp}.serve.log"
-    json_path = RESULTS / f"consent-states-{stamp}.json"
-    database = f"datarights_bench_{secrets.token_hex(4)}"
-    url = f"{POSTGRES_SQLALCHEMY}/{database}"
-    dsn = f"postgresql://postgres@{HOST}:5432/{database}"
-    port = free_port()
-    base_url = f"http://{HOST}:{port}"
+    harness.stop_on_sigterm()
+    machine = harness.machine_facts()
+    run = harness.Run("consent-states")
+    database = run.database
     rng = random.Random(args.seed)
 
-    print("datarights consentStates benchmark")
-    print(
-        f"  machine       nproc={machine['nproc']}, Python {machine['python']}, "
-        f"{machine['platform']}, load average at start "
-        f"{' '.join(str(v) for v in machine['load_average_at_start'])}"
-    )
-    print(
-        f"  commit        {machine['commit']}"
-        + (" (tracked files modified in the checkout)" if machine["tracked_files_modified"] else "")
-    )
+    print("datarights consentStates benchmark", *harness.machine_lines(machine), sep="\n")
     print(
         f"  load          consentStates with {IDS_PER_CALL:,} ids ({args.unknown} unknown, the "
         f"rest a fresh random sample of the seeded customers) x {len(PURPOSES)} purposes per call; "
@@ -1681,8 +1321,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     sys.stdout.flush()
 
-    version = asyncio.run(create_database(database))
-    print(f"  PostgreSQL    {version} at {HOST}:5432, fresh database {database}")
+    version = run.create_database()
     results: dict[str, Any] = {
         "machine": machine,
         "config": {
@@ -1698,57 +1337,37 @@ def main(argv: list[str] | None = None) -> int:
             "connections": args.connections,
             "seed": args.seed,
             "postgres_version": version,
-            "timestamp": stamp,
+            "timestamp": run.stamp,
         },
     }
-    process: subprocess.Popen[bytes] | None = None
-    failed = True
-    try:
-        with tempfile.TemporaryDirectory(prefix="datarights-bench-") as cwd:
-            run_datarights(["migrate"], database, Path(cwd))
-            print("  migrated      datarights migrate")
-            sys.stdout.flush()
-            seeded = asyncio.run(seed(url, dsn, args.customers, args.through_append, rng))
-            results["seed"] = seeded.facts
-            results["seed_check"] = asyncio.run(check_seed(dsn))
-            print(
-                f"  seeded        {args.customers:,} customers "
-                f"({seeded.facts['customers_with_history']:,} with history) in "
-                f"{seeded.facts['seconds']['total']:.1f} s"
+    with run.scope() as cwd:
+        run_datarights(["migrate"], database, cwd)
+        print("  migrated      datarights migrate")
+        sys.stdout.flush()
+        seeded = asyncio.run(seed(run.url, run.dsn, args.customers, args.through_append, rng))
+        results["seed"] = seeded.facts
+        results["seed_check"] = asyncio.run(check_seed(run.dsn))
+        print(
+            f"  seeded        {args.customers:,} customers "
+            f"({seeded.facts['customers_with_history']:,} with history) in "
+            f"{seeded.facts['seconds']['total']:.1f} s"
+        )
+        key = create_partner(database, cwd)
+        print(f"  partner       {PARTNER_NAME!r} for {','.join(PURPOSES)} (key {key[:8]}…)")
+        sys.stdout.flush()
+        results["in_process"] = asyncio.run(
+            asyncio.wait_for(in_process(database, key, seeded.customer_ids, args.unknown, rng), 300)
+        )
+        print("  in-process    statements counted, time of one call broken down")
+        started = run.start_server(args.workers, cwd)
+        print(f"                answering /healthz after {started:.1f} s")
+        sys.stdout.flush()
+        budget = args.requests * 2 + 2 * args.seconds + 300
+        results["phases"] = asyncio.run(
+            asyncio.wait_for(
+                run_server_phases(run.base_url, key, seeded, args, run.pid, database), budget
             )
-            key = create_partner(database, Path(cwd))
-            print(f"  partner       {PARTNER_NAME!r} for {','.join(PURPOSES)} (key {key[:8]}…)")
-            sys.stdout.flush()
-            results["in_process"] = asyncio.run(
-                asyncio.wait_for(
-                    in_process(database, key, seeded.customer_ids, args.unknown, rng), 300
-                )
-            )
-            print("  in-process    statements counted, time of one call broken down")
-            process = start_server(database, port, args.workers, log_path, Path(cwd))
-            print(
-                f"  server        datarights serve --workers {args.workers} on {base_url} "
-                f"(pid {process.pid}), output in {log_path.relative_to(ROOT)}"
-            )
-            started = wait_until_healthy(process, base_url, log_path)
-            print(f"                answering /healthz after {started:.1f} s")
-            sys.stdout.flush()
-            budget = args.requests * 2 + 2 * args.seconds + 300
-            results["phases"] = asyncio.run(
-                asyncio.wait_for(
-                    run_server_phases(base_url, key, seeded, args, process.pid, database), budget
-                )
-            )
-            failed = False
-    finally:
-        if process is not None:
-            code = stop_server(process)
-            print(f"  server        stopped (exit code {code})")
-        asyncio.run(drop_database(database))
-        print(f"  PostgreSQL    dropped {database}")
-        if failed and log_path.exists():
-            print("\nthe benchmark failed; the server's last output:", file=sys.stderr)
-            print(log_path.read_text(errors="replace")[-4000:], file=sys.stderr)
+        )
 
     seq_p99 = results["phases"]["sequential"]["calls"].get("p99_ms")
     conc_p99 = results["phases"]["concurrent"]["calls"].get("p99_ms")
@@ -1760,17 +1379,9 @@ def main(argv: list[str] | None = None) -> int:
         and conc_p99 is not None
         and max(seq_p99, conc_p99) < GOAL_P99_MS,
     }
-    if log_path.exists():
-        results["server_log"] = scan_server_log(log_path)
-    json_path.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    print(report(results))
-    print(f"\n  results written to {json_path.relative_to(ROOT)}")
+    run.finish(results, report)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+    harness.run_main(main)
