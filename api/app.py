@@ -19,9 +19,10 @@ from api.network import SystemResolver
 from api.schema import schema
 from api.settings import Settings
 from domain.consent.model import ConsentDefaults
-from domain.dependencies import AccountLinks, Dependencies
+from domain.dependencies import AccountLinks, Dependencies, RequestClock
 from domain.identity.model import SessionPolicy
 from domain.ports import Throttle
+from domain.requests.deadlines import WorkingCalendar
 from domain.webhooks.targets import TargetRules
 from persistence.card_vault import LocalCardVault, VaultKeyring
 from persistence.database import create_engine
@@ -66,6 +67,14 @@ def build_dependencies(settings: Settings) -> Dependencies:
             settings.redis_url,
         ),
         links=AccountLinks(settings.public_url),
+        requests=RequestClock(
+            WorkingCalendar(
+                settings.requests_country,
+                settings.requests_subdivision,
+                settings.requests_timezone,
+            ),
+            settings.requests_max_days,
+        ),
         consent_defaults=ConsentDefaults(
             promotions_and_events=settings.default_promotions_and_events,
             product_updates=settings.default_product_updates,

@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     worker_poll_seconds: float = Field(default=2.0, gt=0)
 
+    # The legal clock of data-subject requests: the working-day calendar (holidays of a country
+    # and subdivision, in a time zone), and days that shorten the one-month period per request
+    # type, as JSON ({"ACCESS": 20}); longer values are ignored, never lengthening it.
+    requests_country: str = "GB"
+    requests_subdivision: str | None = "ENG"
+    requests_timezone: str = "Europe/London"
+    requests_max_days: dict[str, int] = {}
+
     # Rate limits, in the `limits` package's notation ("5 per 15 minutes").
     login_attempts_per_account: str = "5 per 15 minutes"
     login_attempts_per_ip: str = "100 per 15 minutes"

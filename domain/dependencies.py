@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from domain.consent.model import ConsentDefaults
 from domain.identity.model import SessionPolicy
 from domain.ports import Clock, HostResolver, PasswordHasher, RateLimiter, UnitOfWorkFactory
+from domain.requests.deadlines import WorkingCalendar
 from domain.webhooks.model import RetryPolicy
 from domain.webhooks.targets import NoResolver, TargetRules
 
@@ -25,6 +27,17 @@ class AccountLinks:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestClock:
+    """Where the legal clock of data-subject requests runs, and the days by which settings
+    shorten the one-month period for some request types (never lengthen it)."""
+
+    calendar: WorkingCalendar = field(
+        default_factory=lambda: WorkingCalendar("GB", "ENG", "Europe/London")
+    )
+    max_days: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Dependencies:
     unit_of_work: UnitOfWorkFactory
     clock: Clock
@@ -38,3 +51,4 @@ class Dependencies:
     webhook_targets: TargetRules = field(default_factory=TargetRules)
     resolver: HostResolver = field(default_factory=NoResolver)
     webhook_retries: RetryPolicy = field(default_factory=RetryPolicy)
+    requests: RequestClock = field(default_factory=RequestClock)

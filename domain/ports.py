@@ -15,6 +15,7 @@ from domain.identity.model import AccountToken, ClientInfo, Session, SignInEvent
 from domain.partners.model import Partner, PartnerKey
 from domain.profile.card import CardDetails
 from domain.profile.model import Customer
+from domain.requests.model import DataSubjectRequest
 from domain.webhooks.model import (
     ClaimedDelivery,
     WebhookAttempt,
@@ -258,6 +259,22 @@ class WebhookSender(Protocol):
         ...
 
 
+class RequestRepository(Protocol):
+    async def add(self, request: DataSubjectRequest) -> None: ...
+
+    async def get(self, request_id: uuid.UUID) -> DataSubjectRequest | None: ...
+
+    async def save(self, request: DataSubjectRequest) -> None:
+        """Write the request's state and append the status changes not yet stored."""
+        ...
+
+    async def of_customer(
+        self, customer_id: uuid.UUID, first: int, before: int | None
+    ) -> list[tuple[int, DataSubjectRequest]]:
+        """The customer's requests newest first, each with its position for paging."""
+        ...
+
+
 class SignInEventRepository(Protocol):
     async def add(self, event: SignInEvent) -> None: ...
 
@@ -322,6 +339,7 @@ class UnitOfWork(Protocol):
     consent_reads: ConsentReadModel
     partners: PartnerRepository
     webhooks: WebhookRepository
+    requests: RequestRepository
     mailer: Mailer
     cards: CardVault
 

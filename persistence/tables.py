@@ -8,6 +8,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -335,4 +336,47 @@ webhook_attempts = Table(
     Column("status_code", Integer),
     Column("error", String(300)),
     Column("duration_ms", Integer, nullable=False),
+)
+
+# Data-subject requests. No foreign key to customers: after an erasure the record stays as
+# pseudonymous evidence that the request was handled (its note is cleared then).
+data_subject_requests = Table(
+    "data_subject_requests",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    # Order of arrival for paging: an identity column on PostgreSQL; on SQLite, whose writers
+    # take turns, the repository writes max + 1.
+    Column("seq", BigInteger, Identity(), nullable=False, unique=True),
+    Column("customer_id", Uuid, nullable=False),
+    Column("type", String(20), nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("acknowledged_at", UTCDateTime),
+    Column("identity_verified_at", UTCDateTime),
+    Column("identity_method", String(200)),
+    Column("due_at", UTCDateTime),
+    Column("original_due_at", UTCDateTime),
+    Column("extension_reason", Text),
+    Column("rejection_reason", Text),
+    Column("completed_at", UTCDateTime),
+    Column("note", Text),
+    Index("ix_data_subject_requests_customer_id_seq", "customer_id", "seq"),
+    Index("ix_data_subject_requests_status_due_at", "status", "due_at"),
+)
+
+request_status_changes = Table(
+    "request_status_changes",
+    metadata,
+    Column(
+        "request_id",
+        Uuid,
+        ForeignKey("data_subject_requests.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("position", Integer, primary_key=True),
+    Column("status", String(20), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(16), nullable=False),
+    Column("reason", Text),
 )

@@ -19,6 +19,7 @@ from persistence.repositories.identity import (
     SqlSignInEventRepository,
 )
 from persistence.repositories.partners import SqlConsentReadModel, SqlPartnerRepository
+from persistence.repositories.requests import SqlRequestRepository
 from persistence.repositories.webhooks import SqlWebhookRepository
 
 # A vault is built per transaction so that a local vault can write in the same one; a payment
@@ -47,6 +48,7 @@ class SqlUnitOfWork:
         self.consents = SqlConsentRepository(conn)
         self.consent_reads = SqlConsentReadModel(conn)
         self.partners = SqlPartnerRepository(conn)
+        self.requests = SqlRequestRepository(conn)
         self.webhooks = SqlWebhookRepository(conn, self._keyring)
         self.mailer = OutboxMailer(conn)
         self.cards = self._card_vault(conn)

@@ -20,6 +20,7 @@ from api.customer.consent import (
     consent_history,
     sharing_preferences,
 )
+from api.customer.requests import DataSubjectRequestConnection, customer_requests
 from domain.errors import DomainError
 from domain.profile import model
 
@@ -102,6 +103,12 @@ class Customer:
     async def sharing_preferences(self, info: Info[Context, Any]) -> list[SharingPreference]:
         states = await info.context.consent_states.load(uuid.UUID(self.id))
         return sharing_preferences(states)
+
+    @strawberry.field(description="Your data-subject requests, newest first (at most 100 a page).")
+    async def requests(
+        self, info: Info[Context, Any], first: int = 20, after: str | None = None
+    ) -> DataSubjectRequestConnection:
+        return await customer_requests(info, uuid.UUID(self.id), first, after)
 
     @strawberry.field(description="Every change of a choice, newest first (at most 100 a page).")
     async def consent_history(

@@ -1,0 +1,1 @@
+"""Data-subject requests: their types, statuses and legal deadlines."""
