@@ -14,7 +14,7 @@ from domain.consent.model import ConsentEntry, ConsentState, SharingPurpose, Sub
 from domain.identity.model import AccountToken, ClientInfo, Session, SignInEvent, TokenPurpose
 from domain.partners.model import Partner, PartnerKey
 from domain.profile.card import CardDetails
-from domain.profile.model import Customer
+from domain.profile.model import Customer, ProfileChange
 from domain.requests.model import DataSubjectRequest
 from domain.webhooks.model import (
     ClaimedDelivery,
@@ -259,6 +259,16 @@ class WebhookSender(Protocol):
         ...
 
 
+class ProfileChangeRepository(Protocol):
+    async def add(self, changes: Sequence[ProfileChange]) -> None: ...
+
+    async def of_customer(
+        self, customer_id: uuid.UUID, first: int, before: int | None
+    ) -> list[tuple[int, ProfileChange]]:
+        """Newest first, each with its position for paging."""
+        ...
+
+
 class RequestRepository(Protocol):
     async def add(self, request: DataSubjectRequest) -> None: ...
 
@@ -340,6 +350,7 @@ class UnitOfWork(Protocol):
     partners: PartnerRepository
     webhooks: WebhookRepository
     requests: RequestRepository
+    profile_changes: ProfileChangeRepository
     mailer: Mailer
     cards: CardVault
 

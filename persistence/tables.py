@@ -380,3 +380,20 @@ request_status_changes = Table(
     Column("actor", String(16), nullable=False),
     Column("reason", Text),
 )
+
+# The rectification history: which field changed, when and by whom, never the values.
+profile_changes = Table(
+    "profile_changes",
+    metadata,
+    Column("id", LedgerId, primary_key=True, autoincrement=True),
+    Column(
+        "customer_id",
+        Uuid,
+        ForeignKey("customers.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("field", String(60), nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+    Column("actor", String(16), nullable=False),
+    Index("ix_profile_changes_customer_id_id", "customer_id", "id"),
+)

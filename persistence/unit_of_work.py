@@ -19,6 +19,7 @@ from persistence.repositories.identity import (
     SqlSignInEventRepository,
 )
 from persistence.repositories.partners import SqlConsentReadModel, SqlPartnerRepository
+from persistence.repositories.profile_changes import SqlProfileChangeRepository
 from persistence.repositories.requests import SqlRequestRepository
 from persistence.repositories.webhooks import SqlWebhookRepository
 
@@ -49,6 +50,7 @@ class SqlUnitOfWork:
         self.consent_reads = SqlConsentReadModel(conn)
         self.partners = SqlPartnerRepository(conn)
         self.requests = SqlRequestRepository(conn)
+        self.profile_changes = SqlProfileChangeRepository(conn)
         self.webhooks = SqlWebhookRepository(conn, self._keyring)
         self.mailer = OutboxMailer(conn)
         self.cards = self._card_vault(conn)

@@ -8,17 +8,13 @@ import strawberry
 from strawberry.types import Info
 
 from api.context import Context
+from api.customer.field_names import ProfileFieldNameEnum
 from api.customer.inputs import MoneyInput, PaymentCardInput
 from api.customer.types import Customer
 from api.errors import UserError, from_domain
 from api.permissions import IsCustomer, customer_session
 from domain.errors import DomainError, FieldPath
 from domain.profile import use_cases
-from domain.profile.policy import ProfileFieldName
-
-ProfileFieldNameEnum = strawberry.enum(
-    ProfileFieldName, name="ProfileFieldName", description="Every field of the profile."
-)
 
 
 @strawberry.field(description="The signed-in customer's profile as stored; null without a session.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from api.customer.profile import ProfileFieldNameEnum
+from api.customer.field_names import ProfileFieldNameEnum
 from api.errors import camel
 from domain.profile.policy import PROFILE_FIELDS, FieldKind, FieldSpec
 

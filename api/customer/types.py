@@ -20,6 +20,7 @@ from api.customer.consent import (
     consent_history,
     sharing_preferences,
 )
+from api.customer.profile_changes import ProfileChangeConnection, profile_change_history
 from api.customer.requests import DataSubjectRequestConnection, customer_requests
 from domain.errors import DomainError
 from domain.profile import model
@@ -103,6 +104,14 @@ class Customer:
     async def sharing_preferences(self, info: Info[Context, Any]) -> list[SharingPreference]:
         states = await info.context.consent_states.load(uuid.UUID(self.id))
         return sharing_preferences(states)
+
+    @strawberry.field(
+        description="Which fields changed, when and by whom (never the values); newest first."
+    )
+    async def profile_changes(
+        self, info: Info[Context, Any], first: int = 20, after: str | None = None
+    ) -> ProfileChangeConnection:
+        return await profile_change_history(info, uuid.UUID(self.id), first, after)
 
     @strawberry.field(description="Your data-subject requests, newest first (at most 100 a page).")
     async def requests(

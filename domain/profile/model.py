@@ -78,3 +78,13 @@ class Customer:
     @property
     def email_verified(self) -> bool:
         return self.email_verified_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileChange:
+    """Which field changed, when and by whom; never the value before or after."""
+
+    customer_id: uuid.UUID
+    field_key: str
+    changed_at: datetime
+    actor: str  # CUSTOMER, STAFF or SYSTEM

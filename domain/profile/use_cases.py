@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 
 from domain.consent.use_cases import record_defaults
 from domain.dependencies import Dependencies
@@ -21,7 +22,7 @@ from domain.identity.use_cases import (
 )
 from domain.ports import CardDeclined, EmailAlreadyTaken, Throttle, UnitOfWork
 from domain.profile.card import CardDetails, CardForm
-from domain.profile.model import Customer
+from domain.profile.model import Customer, ProfileChange
 from domain.profile.policy import CARD_PATH, FIELDS_BY_KEY, FIELDS_BY_PATH, PATCHABLE_FIELDS
 from domain.profile.validation import validate_fields
 from domain.profile.values import build_profile, profile_values
@@ -118,6 +119,7 @@ async def update_profile(
         if new_email is not None and await uow.customers.email_taken(str(new_email)):
             raise _email_taken()
         customer.profile = build_profile({**current, **changed})
+        await record_changes(uow, customer, changed, deps.clock.now())
         customer.updated_at = deps.clock.now()
         if new_email is not None:
             customer.email_verified_at = None
@@ -167,11 +169,34 @@ async def update_payment_card(deps: Dependencies, session: Session, card: CardFo
         old = customer.profile.billing.card
         values[CARD_PATH] = details.kept_as(await _tokenize(uow, details, ("card",)))
         customer.profile = build_profile(values)
+        await record_changes(uow, customer, [CARD_PATH], deps.clock.now())
         customer.updated_at = deps.clock.now()
         await save_customer(uow, customer)
         await uow.cards.discard(old.vault_token)
         await uow.commit()
     return customer
+
+
+async def record_changes(
+    uow: UnitOfWork,
+    customer: Customer,
+    paths: Iterable[FieldPath],
+    at: datetime,
+    actor: str = "CUSTOMER",
+) -> None:
+    """Note which fields changed (the rectification history), never their values."""
+    keys = [FIELDS_BY_PATH[path].key for path in paths]
+    await uow.profile_changes.add([ProfileChange(customer.id, key, at, actor) for key in keys])
+
+
+async def profile_changes(
+    deps: Dependencies, customer_id: uuid.UUID, first: int, before: int | None
+) -> list[tuple[int, ProfileChange]]:
+    """The rectification history, newest first (one more than asked, to tell if more)."""
+    if not 0 <= first <= 100:
+        raise DomainError.single(ErrorCode.OUT_OF_RANGE, "Ask for 0 to 100.", "first")
+    async with deps.unit_of_work() as uow:
+        return await uow.profile_changes.of_customer(customer_id, first + 1, before)
 
 
 def _check_card(

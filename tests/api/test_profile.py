@@ -237,3 +237,60 @@ async def test_profile_calls_need_a_session(client: GraphQLClient) -> None:
         result = await client.execute(document, variables)
         assert result["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
         assert result["data"] is None
+
+
+CHANGES = """
+query Changes($first: Int!, $after: String) {
+  me {
+    profileChanges(first: $first, after: $after) {
+      edges { cursor node { field path changedAt actor } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+"""
+
+
+async def test_every_change_records_the_field_when_and_who_but_not_the_value(
+    client: GraphQLClient, engine: AsyncEngine
+) -> None:
+    # given
+    token, _ = await register(client, **OPTIONAL)
+    # when
+    await client.data(
+        UPDATE_PROFILE,
+        {"input": {"name": "Augusta Ada King", "billing": {"address": {"city": "Leeds"}}}},
+        token=token,
+    )
+    await client.data(REMOVE_OPTIONAL, {"input": {"fields": ["FAX"]}}, token=token)
+    card = {"number": MASTERCARD, "expMonth": 3, "expYear": 2032, "cvc": "987"}
+    await client.data(UPDATE_CARD, {"input": {"card": card}}, token=token)
+    # then, newest first
+    first = (await client.data(CHANGES, {"first": 2}, token=token))["me"]["profileChanges"]
+    rest = await client.data(
+        CHANGES, {"first": 10, "after": first["pageInfo"]["endCursor"]}, token=token
+    )
+    nodes = [e["node"] for e in first["edges"] + rest["me"]["profileChanges"]["edges"]]
+    assert [n["field"] for n in nodes] == [
+        "BILLING_CARD",
+        "FAX",
+        "BILLING_ADDRESS_CITY",
+        "NAME",
+    ] or [n["field"] for n in nodes] == ["BILLING_CARD", "FAX", "NAME", "BILLING_ADDRESS_CITY"]
+    assert nodes[0]["path"] == ["billing", "card"]
+    assert {n["actor"] for n in nodes} == {"CUSTOMER"}
+    assert first["pageInfo"]["hasNextPage"] is True
+    # and no value is kept
+    from persistence.tables import profile_changes
+
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(profile_changes))).all()
+    assert "Augusta" not in repr(rows)
+    assert "Leeds" not in repr(rows)
+
+
+async def test_a_refused_change_records_nothing(client: GraphQLClient, engine: AsyncEngine) -> None:
+    token, _ = await register(client)
+    await client.data(UPDATE_PROFILE, {"input": {"name": None}}, token=token)
+    result = await client.data(CHANGES, {"first": 10}, token=token)
+    assert result["me"]["profileChanges"]["edges"] == []

@@ -50,6 +50,7 @@ from domain.ports import (
     NameAlreadyTaken,
     OutgoingWebhook,
     PartnerRepository,
+    ProfileChangeRepository,
     SessionRepository,
     SignInEventRepository,
     Throttle,
@@ -57,7 +58,7 @@ from domain.ports import (
     WebhookResponse,
 )
 from domain.profile.card import CardDetails
-from domain.profile.model import Customer
+from domain.profile.model import Customer, ProfileChange
 from domain.webhooks.model import (
     ClaimedDelivery,
     DeliveryStatus,
@@ -79,6 +80,7 @@ class Tables:
     outbox: list[EmailMessage] = field(default_factory=list)
     vault: dict[str, CardDetails] = field(default_factory=dict)
     ledger: list[ConsentEntry] = field(default_factory=list)
+    profile_changes: list[ProfileChange] = field(default_factory=list)
     partners: dict[uuid.UUID, Partner] = field(default_factory=dict)
     partner_keys: dict[uuid.UUID, PartnerKey] = field(default_factory=dict)
     partner_reads: list[tuple[uuid.UUID, str, int]] = field(default_factory=list)
@@ -453,6 +455,24 @@ class InMemoryWebhooks:
         ]
 
 
+class InMemoryProfileChanges:
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
+
+    async def add(self, changes: Sequence[ProfileChange]) -> None:
+        self._tables.profile_changes += list(changes)
+
+    async def of_customer(
+        self, customer_id: uuid.UUID, first: int, before: int | None
+    ) -> list[tuple[int, ProfileChange]]:
+        numbered = [
+            (i + 1, c)
+            for i, c in enumerate(self._tables.profile_changes)
+            if c.customer_id == customer_id and (before is None or i + 1 < before)
+        ]
+        return list(reversed(numbered))[:first]
+
+
 class InMemoryUnitOfWork:
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
@@ -462,6 +482,7 @@ class InMemoryUnitOfWork:
         self.sign_ins: SignInEventRepository = InMemorySignIns(self._tables)
         self.tokens: AccountTokenRepository = InMemoryTokens(self._tables)
         self.consents: ConsentRepository = InMemoryConsents(self._tables)
+        self.profile_changes: ProfileChangeRepository = InMemoryProfileChanges(self._tables)
         self.partners: PartnerRepository = InMemoryPartners(self._tables)
         self.webhooks: WebhookRepository = InMemoryWebhooks(self._tables)
         self.mailer: Mailer = InMemoryMailer(self._tables)
