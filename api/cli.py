@@ -289,6 +289,23 @@ def requests_cancel(args: argparse.Namespace) -> int:
     return _request_command(lambda d: use_cases.cancel_request(d, uuid.UUID(args.id), args.reason))
 
 
+def purge(args: argparse.Namespace) -> int:
+    """Retention: run daily (see docs/deployment.md); safe to run again."""
+    from datetime import timedelta
+
+    from domain.retention import purge as run_purge
+
+    settings = _settings()
+    days = args.days or settings.client_data_retention_days
+    purged = _with_dependencies(lambda d: run_purge(d, timedelta(days=days)))
+    print(f"datarights: purged client data older than {days} days:")
+    print(f"  sign-in IPs and user agents: {purged.sign_in_addresses}")
+    print(f"  consent-change IPs and user agents: {purged.consent_change_addresses}")
+    print(f"  expired sessions: {purged.expired_sessions}")
+    print(f"  expired e-mailed tokens: {purged.expired_tokens}")
+    return 0
+
+
 def consent_verify(_args: argparse.Namespace) -> int:
     """Re-derive every customer's choices from the ledger and compare with the stored state."""
     from domain.consent.use_cases import differences_from_ledger
@@ -404,6 +421,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     c.add_argument("--id", required=True)
     c.add_argument("--reason")
     c.set_defaults(run=requests_cancel)
+
+    p = commands.add_parser(
+        "purge", help="retention: forget old client addresses, expired sessions and tokens"
+    )
+    p.add_argument("--days", type=int, help="override DATARIGHTS_CLIENT_DATA_RETENTION_DAYS")
+    p.set_defaults(run=purge)
 
     p = commands.add_parser("consent", help="the consent ledger")
     consent_commands = p.add_subparsers(dest="consent_command", required=True)

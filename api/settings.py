@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     worker_poll_seconds: float = Field(default=2.0, gt=0)
 
+    # How long sign-in and consent-change IPs and user agents are kept (`datarights purge`).
+    client_data_retention_days: int = Field(default=90, ge=1)
+
     # The legal clock of data-subject requests: the working-day calendar (holidays of a country
     # and subdivision, in a time zone), and days that shorten the one-month period per request
     # type, as JSON ({"ACCESS": 20}); longer values are ignored, never lengthening it.

@@ -289,6 +289,25 @@ class SignInEventRepository(Protocol):
     async def add(self, event: SignInEvent) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Purged:
+    """What one retention run removed."""
+
+    sign_in_addresses: int
+    consent_change_addresses: int
+    expired_sessions: int
+    expired_tokens: int
+
+
+class Retention(Protocol):
+    """Removes what is kept only for a while; each step is idempotent."""
+
+    async def purge(self, client_data_before: datetime, now: datetime) -> Purged:
+        """Forget IPs and user agents recorded before ``client_data_before``, sessions and
+        single-use tokens that expired before ``now``."""
+        ...
+
+
 class AccountTokenRepository(Protocol):
     async def add(self, token: AccountToken) -> None: ...
 
@@ -351,6 +370,7 @@ class UnitOfWork(Protocol):
     webhooks: WebhookRepository
     requests: RequestRepository
     profile_changes: ProfileChangeRepository
+    retention: Retention
     mailer: Mailer
     cards: CardVault
 

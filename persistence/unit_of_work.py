@@ -21,6 +21,7 @@ from persistence.repositories.identity import (
 from persistence.repositories.partners import SqlConsentReadModel, SqlPartnerRepository
 from persistence.repositories.profile_changes import SqlProfileChangeRepository
 from persistence.repositories.requests import SqlRequestRepository
+from persistence.repositories.retention import SqlRetention
 from persistence.repositories.webhooks import SqlWebhookRepository
 
 # A vault is built per transaction so that a local vault can write in the same one; a payment
@@ -51,6 +52,7 @@ class SqlUnitOfWork:
         self.partners = SqlPartnerRepository(conn)
         self.requests = SqlRequestRepository(conn)
         self.profile_changes = SqlProfileChangeRepository(conn)
+        self.retention = SqlRetention(conn)
         self.webhooks = SqlWebhookRepository(conn, self._keyring)
         self.mailer = OutboxMailer(conn)
         self.cards = self._card_vault(conn)

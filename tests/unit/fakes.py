@@ -51,6 +51,8 @@ from domain.ports import (
     OutgoingWebhook,
     PartnerRepository,
     ProfileChangeRepository,
+    Purged,
+    Retention,
     SessionRepository,
     SignInEventRepository,
     Throttle,
@@ -473,6 +475,17 @@ class InMemoryProfileChanges:
         return list(reversed(numbered))[:first]
 
 
+class InMemoryRetention:
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
+
+    async def purge(self, client_data_before: datetime, now: datetime) -> Purged:
+        expired = [s for s, v in self._tables.sessions.items() if v.expires_at < now]
+        for session_id in expired:
+            del self._tables.sessions[session_id]
+        return Purged(0, 0, len(expired), 0)
+
+
 class InMemoryUnitOfWork:
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
@@ -483,6 +496,7 @@ class InMemoryUnitOfWork:
         self.tokens: AccountTokenRepository = InMemoryTokens(self._tables)
         self.consents: ConsentRepository = InMemoryConsents(self._tables)
         self.profile_changes: ProfileChangeRepository = InMemoryProfileChanges(self._tables)
+        self.retention: Retention = InMemoryRetention(self._tables)
         self.partners: PartnerRepository = InMemoryPartners(self._tables)
         self.webhooks: WebhookRepository = InMemoryWebhooks(self._tables)
         self.mailer: Mailer = InMemoryMailer(self._tables)
