@@ -308,6 +308,13 @@ class Retention(Protocol):
         ...
 
 
+class Erasure(Protocol):
+    async def erase(self, customer_id: uuid.UUID) -> None:
+        """Remove everything held about the customer except the consent ledger and request
+        records, which stay as pseudonymous evidence (no name, address, IP or note in them)."""
+        ...
+
+
 class AccountTokenRepository(Protocol):
     async def add(self, token: AccountToken) -> None: ...
 
@@ -333,7 +340,7 @@ class EmailMessage:
 
 
 class Mailer(Protocol):
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: EmailMessage, *, about: uuid.UUID | None = None) -> None:
         """Queue the message; it leaves with the transaction it was queued in, or not at all."""
         ...
 
@@ -371,6 +378,7 @@ class UnitOfWork(Protocol):
     requests: RequestRepository
     profile_changes: ProfileChangeRepository
     retention: Retention
+    erasure: Erasure
     mailer: Mailer
     cards: CardVault
 

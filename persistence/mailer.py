@@ -20,11 +20,12 @@ class OutboxMailer:
     def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: EmailMessage, *, about: uuid.UUID | None = None) -> None:
         message_id = uuid.uuid4()
         await self._conn.execute(
             insert(outbox_messages).values(
                 id=message_id,
+                customer_id=about,
                 kind=message.kind,
                 recipient=message.to,
                 subject=message.subject,

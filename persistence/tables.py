@@ -145,6 +145,8 @@ outbox_messages = Table(
     "outbox_messages",
     metadata,
     Column("id", Uuid, primary_key=True),
+    # Whom the message is about, so erasure can remove it (recipients change over time).
+    Column("customer_id", Uuid, index=True),
     Column("kind", String(40), nullable=False),
     Column("recipient", String(254), nullable=False),
     Column("subject", String(200), nullable=False),

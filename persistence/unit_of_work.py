@@ -13,6 +13,7 @@ from persistence.card_vault import VaultKeyring
 from persistence.mailer import OutboxMailer
 from persistence.repositories.consent import SqlConsentRepository
 from persistence.repositories.customers import SqlCustomerRepository
+from persistence.repositories.erasure import SqlErasure
 from persistence.repositories.identity import (
     SqlAccountTokenRepository,
     SqlSessionRepository,
@@ -53,6 +54,7 @@ class SqlUnitOfWork:
         self.requests = SqlRequestRepository(conn)
         self.profile_changes = SqlProfileChangeRepository(conn)
         self.retention = SqlRetention(conn)
+        self.erasure = SqlErasure(conn)
         self.webhooks = SqlWebhookRepository(conn, self._keyring)
         self.mailer = OutboxMailer(conn)
         self.cards = self._card_vault(conn)

@@ -81,11 +81,13 @@ class SignInEvent:
 class TokenPurpose(enum.Enum):
     EMAIL_VERIFICATION = "EMAIL_VERIFICATION"
     PASSWORD_RESET = "PASSWORD_RESET"
+    ACCOUNT_DELETION = "ACCOUNT_DELETION"
 
 
 TOKEN_LIFETIME: dict[TokenPurpose, timedelta] = {
     TokenPurpose.EMAIL_VERIFICATION: timedelta(days=2),
     TokenPurpose.PASSWORD_RESET: timedelta(hours=1),
+    TokenPurpose.ACCOUNT_DELETION: timedelta(hours=24),
 }
 
 

@@ -134,7 +134,7 @@ async def change_password(
         await save_customer(uow, customer)
         await uow.sessions.end_all_for(customer.id, keep=session.id)
         await uow.tokens.revoke_all(customer.id, TokenPurpose.PASSWORD_RESET, deps.clock.now())
-        await uow.mailer.send(notices.password_changed(customer.email))
+        await uow.mailer.send(notices.password_changed(customer.email), about=customer.id)
         await uow.commit()
 
 
@@ -155,7 +155,7 @@ async def request_password_reset(deps: Dependencies, email: str, client: ClientI
         await uow.tokens.revoke_all(customer.id, TokenPurpose.PASSWORD_RESET, now)
         token, record = issue_token(customer.id, TokenPurpose.PASSWORD_RESET, address, now)
         await uow.tokens.add(record)
-        await uow.mailer.send(notices.reset_password(address, token, deps.links))
+        await uow.mailer.send(notices.reset_password(address, token, deps.links), about=customer.id)
         await uow.commit()
 
 
@@ -184,7 +184,7 @@ async def reset_password(deps: Dependencies, token: str, new_password: str) -> N
         customer.updated_at = now
         await save_customer(uow, customer)
         await uow.sessions.end_all_for(customer.id)
-        await uow.mailer.send(notices.password_changed(customer.email))
+        await uow.mailer.send(notices.password_changed(customer.email), about=customer.id)
         await uow.commit()
 
 
@@ -214,7 +214,9 @@ async def send_email_verification(uow: UnitOfWork, deps: Dependencies, customer:
     await uow.tokens.revoke_all(customer.id, TokenPurpose.EMAIL_VERIFICATION, now)
     token, record = issue_token(customer.id, TokenPurpose.EMAIL_VERIFICATION, customer.email, now)
     await uow.tokens.add(record)
-    await uow.mailer.send(notices.verify_email(customer.email, token, deps.links))
+    await uow.mailer.send(
+        notices.verify_email(customer.email, token, deps.links), about=customer.id
+    )
 
 
 async def check_current_password(

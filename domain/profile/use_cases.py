@@ -129,7 +129,9 @@ async def update_profile(
             raise _email_taken() from None
         if new_email is not None:
             await send_email_verification(uow, deps, customer)
-            await uow.mailer.send(notices.email_changed(old_email, customer.email))
+            await uow.mailer.send(
+                notices.email_changed(old_email, customer.email), about=customer.id
+            )
         await uow.commit()
     return customer
 

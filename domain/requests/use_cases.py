@@ -62,7 +62,7 @@ async def open_request(
     )
     request.original_due_at = request.due_at
     await uow.requests.add(request)
-    await uow.mailer.send(_acknowledgement(customer.email, request))
+    await uow.mailer.send(_acknowledgement(customer.email, request), about=customer.id)
     return request
 
 
@@ -163,7 +163,7 @@ async def reject_request(
         await uow.requests.save(request)
         customer = await uow.customers.get(request.customer_id)
         if customer is not None:
-            await uow.mailer.send(_rejection(customer.email, request))
+            await uow.mailer.send(_rejection(customer.email, request), about=customer.id)
         await uow.commit()
     return request
 

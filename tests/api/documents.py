@@ -137,3 +137,18 @@ mutation Share($input: SetSharingPreferencesInput!) {
   }
 }
 """
+
+REQUEST_DELETION = """
+mutation Delete($input: RequestAccountDeletionInput!) {
+  requestAccountDeletion(input: $input) {
+    request { id type status channel dueAt }
+    errors { field code message }
+  }
+}
+"""
+
+CONFIRM_DELETION = """
+mutation Confirm($input: ConfirmAccountDeletionInput!) {
+  confirmAccountDeletion(input: $input) { deleted errors { field code message } }
+}
+"""

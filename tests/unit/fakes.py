@@ -46,6 +46,7 @@ from domain.ports import (
     CustomerRepository,
     EmailAlreadyTaken,
     EmailMessage,
+    Erasure,
     Mailer,
     NameAlreadyTaken,
     OutgoingWebhook,
@@ -235,7 +236,7 @@ class InMemoryMailer:
     def __init__(self, tables: Tables) -> None:
         self._tables = tables
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: EmailMessage, *, about: uuid.UUID | None = None) -> None:
         self._tables.outbox.append(message)
 
 
@@ -486,6 +487,14 @@ class InMemoryRetention:
         return Purged(0, 0, len(expired), 0)
 
 
+class InMemoryErasure:
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
+
+    async def erase(self, customer_id: uuid.UUID) -> None:
+        self._tables.customers.pop(customer_id, None)
+
+
 class InMemoryUnitOfWork:
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
@@ -497,6 +506,7 @@ class InMemoryUnitOfWork:
         self.consents: ConsentRepository = InMemoryConsents(self._tables)
         self.profile_changes: ProfileChangeRepository = InMemoryProfileChanges(self._tables)
         self.retention: Retention = InMemoryRetention(self._tables)
+        self.erasure: Erasure = InMemoryErasure(self._tables)
         self.partners: PartnerRepository = InMemoryPartners(self._tables)
         self.webhooks: WebhookRepository = InMemoryWebhooks(self._tables)
         self.mailer: Mailer = InMemoryMailer(self._tables)
