@@ -303,6 +303,7 @@ def purge(args: argparse.Namespace) -> int:
     print(f"  consent-change IPs and user agents: {purged.consent_change_addresses}")
     print(f"  expired sessions: {purged.expired_sessions}")
     print(f"  expired e-mailed tokens: {purged.expired_tokens}")
+    print(f"  expired data exports: {purged.expired_exports}")
     return 0
 
 

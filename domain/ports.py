@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -290,6 +290,46 @@ class SignInEventRepository(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class DataExport:
+    """A copy of a customer's data, downloadable by that customer until ``expires_at``."""
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    request_id: uuid.UUID
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """A partner that read the customer's consent (GDPR Art. 15(1)(c))."""
+
+    partner: str
+    purposes: str
+    reads: int
+    first_read_at: datetime
+    last_read_at: datetime
+
+
+class ExportReader(Protocol):
+    """Everything held about one customer, read section by section; long lists stream."""
+
+    async def add_export(self, export: DataExport) -> None: ...
+
+    async def export(self, export_id: uuid.UUID) -> DataExport | None: ...
+
+    def ledger(self, customer_id: uuid.UUID) -> AsyncIterator[ConsentEntry]: ...
+
+    def sign_ins(self, customer_id: uuid.UUID) -> AsyncIterator[SignInEvent]: ...
+
+    def profile_changes(self, customer_id: uuid.UUID) -> AsyncIterator[ProfileChange]: ...
+
+    async def requests(self, customer_id: uuid.UUID) -> list[DataSubjectRequest]: ...
+
+    async def recipients(self, customer_id: uuid.UUID) -> list[Recipient]: ...
+
+
+@dataclass(frozen=True, slots=True)
 class Purged:
     """What one retention run removed."""
 
@@ -297,6 +337,7 @@ class Purged:
     consent_change_addresses: int
     expired_sessions: int
     expired_tokens: int
+    expired_exports: int = 0
 
 
 class Retention(Protocol):
@@ -379,6 +420,7 @@ class UnitOfWork(Protocol):
     profile_changes: ProfileChangeRepository
     retention: Retention
     erasure: Erasure
+    exports: ExportReader
     mailer: Mailer
     cards: CardVault
 

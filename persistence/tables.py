@@ -399,3 +399,14 @@ profile_changes = Table(
     Column("actor", String(16), nullable=False),
     Index("ix_profile_changes_customer_id_id", "customer_id", "id"),
 )
+
+# Copies of a customer's data, downloadable by that customer until they expire.
+data_exports = Table(
+    "data_exports",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("customer_id", Uuid, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
+    Column("request_id", Uuid, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+)

@@ -14,6 +14,7 @@ from persistence.mailer import OutboxMailer
 from persistence.repositories.consent import SqlConsentRepository
 from persistence.repositories.customers import SqlCustomerRepository
 from persistence.repositories.erasure import SqlErasure
+from persistence.repositories.exports import SqlExportReader
 from persistence.repositories.identity import (
     SqlAccountTokenRepository,
     SqlSessionRepository,
@@ -55,6 +56,7 @@ class SqlUnitOfWork:
         self.profile_changes = SqlProfileChangeRepository(conn)
         self.retention = SqlRetention(conn)
         self.erasure = SqlErasure(conn)
+        self.exports = SqlExportReader(conn)
         self.webhooks = SqlWebhookRepository(conn, self._keyring)
         self.mailer = OutboxMailer(conn)
         self.cards = self._card_vault(conn)

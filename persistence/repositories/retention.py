@@ -12,6 +12,7 @@ from persistence.tables import (
     account_tokens,
     consent_ledger,
     consent_ledger_context,
+    data_exports,
     sessions,
     sign_in_events,
 )
@@ -41,4 +42,9 @@ class SqlRetention:
         tokens = await self._conn.execute(
             delete(account_tokens).where(account_tokens.c.expires_at < now)
         )
-        return Purged(sign_ins.rowcount, contexts.rowcount, ended.rowcount, tokens.rowcount)
+        exports = await self._conn.execute(
+            delete(data_exports).where(data_exports.c.expires_at < now)
+        )
+        return Purged(
+            sign_ins.rowcount, contexts.rowcount, ended.rowcount, tokens.rowcount, exports.rowcount
+        )

@@ -91,4 +91,4 @@ async def test_purge_forgets_old_client_data_and_expired_sessions_and_tokens_onc
     # and a second run finds nothing left to do
     code, out = await cli("purge")
     assert code == 0
-    assert out.count(": 0") == 4
+    assert out.count(": 0") == 5

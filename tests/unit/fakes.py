@@ -484,7 +484,7 @@ class InMemoryRetention:
         expired = [s for s, v in self._tables.sessions.items() if v.expires_at < now]
         for session_id in expired:
             del self._tables.sessions[session_id]
-        return Purged(0, 0, len(expired), 0)
+        return Purged(0, 0, len(expired), 0, 0)
 
 
 class InMemoryErasure:
