@@ -14,6 +14,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from api.context import Context, TrustedProxies
+from api.customer.export import export_routes
 from api.errors import MASKED_MESSAGE, redact
 from api.network import SystemResolver
 from api.schema import schema
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
         allow_queries_via_get=False,
     )
     app.include_router(router, prefix="/graphql")
+    app.include_router(export_routes(deps, settings.cookie_name))
     app.state.settings = settings
     app.state.deps = deps
 

@@ -16,7 +16,7 @@ from strawberry.extensions import (
 )
 from strawberry.types import ExecutionContext
 
-from api.customer import consent, erasure, passwords, profile
+from api.customer import consent, erasure, export, passwords, profile
 from api.customer import login as sign_in
 from api.customer import profile_fields as policy
 from api.customer import register as registration
@@ -52,6 +52,7 @@ class Mutation:
     set_communication_preferences = consent.set_communication_preferences
     opt_out_of_all_communications = consent.opt_out_of_all_communications
     set_sharing_preferences = consent.set_sharing_preferences
+    request_data_export = export.request_data_export
     request_account_deletion = erasure.request_account_deletion
     confirm_account_deletion = erasure.confirm_account_deletion
 

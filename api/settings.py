@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     worker_poll_seconds: float = Field(default=2.0, gt=0)
 
+    # How long a data export stays downloadable.
+    export_retention_days: int = Field(default=7, ge=1)
+
     # How long sign-in and consent-change IPs and user agents are kept (`datarights purge`).
     client_data_retention_days: int = Field(default=90, ge=1)
 
