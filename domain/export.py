@@ -34,8 +34,8 @@ class ExportOpened:
 async def request_data_export(
     deps: Dependencies, session: Session, keep_for: timedelta
 ) -> ExportOpened:
-    """Open an ACCESS request and make the copy available; the copy is the answer, so the
-    request completes in the same transaction."""
+    """Open an ACCESS request and make the copy available for download; the request completes
+    when a download of the copy has been sent in full (:func:`export_delivered`)."""
     now = deps.clock.now()
     async with deps.unit_of_work() as uow:
         request = await open_request(
@@ -49,9 +49,17 @@ async def request_data_export(
         )
         export = DataExport(uuid.uuid4(), session.customer_id, request.id, now, now + keep_for)
         await uow.exports.add_export(export)
-        await complete_within(uow, deps, request, Actor.SYSTEM)
         await uow.commit()
     return ExportOpened(export, request)
+
+
+async def export_delivered(deps: Dependencies, export: DataExport) -> None:
+    """The whole document went out: the ACCESS request is answered (once)."""
+    async with deps.unit_of_work() as uow:
+        request = await uow.requests.get(export.request_id)
+        if request is not None and not request.final:
+            await complete_within(uow, deps, request, Actor.SYSTEM)
+            await uow.commit()
 
 
 async def open_export(deps: Dependencies, session: Session, export_id: uuid.UUID) -> DataExport:

@@ -23,6 +23,7 @@ from domain.dependencies import Dependencies
 from domain.errors import DomainError
 from domain.identity import use_cases as identity
 from domain.partners.model import looks_like_api_key
+from domain.ports import DataExport as DomainExport
 
 
 @strawberry.type(description="A copy of your data, downloadable until it expires.")
@@ -85,7 +86,7 @@ def export_routes(deps: Dependencies, cookie_name: str) -> APIRouter:
             raise HTTPException(404, "There is no such export, or it expired.") from None
         filename = f"datarights-export-{found.created_at:%Y%m%d}.json"
         return StreamingResponse(
-            _document(deps, found.customer_id),
+            _document(deps, found),
             media_type="application/json",
             headers={
                 "Content-Disposition": f'attachment; filename="{filename}"',
@@ -96,12 +97,14 @@ def export_routes(deps: Dependencies, cookie_name: str) -> APIRouter:
     return router
 
 
-async def _document(deps: Dependencies, customer_id: uuid.UUID) -> AsyncIterator[bytes]:
-    """The JSON document, written as it is read: one section, one list item at a time."""
+async def _document(deps: Dependencies, found: DomainExport) -> AsyncIterator[bytes]:
+    """The JSON document, written as it is read: one section, one list item at a time. Only a
+    document sent in full answers the request; a failure half-way leaves it open."""
     async with deps.unit_of_work() as uow:
         yield b"{"
         first = True
-        async for name, value in export.export_sections(uow, customer_id, deps.clock.now()):
+        sections = export.export_sections(uow, found.customer_id, deps.clock.now())
+        async for name, value in sections:
             yield (b"" if first else b",") + json.dumps(name).encode() + b":"
             first = False
             if hasattr(value, "__aiter__"):
@@ -114,3 +117,4 @@ async def _document(deps: Dependencies, customer_id: uuid.UUID) -> AsyncIterator
             else:
                 yield json.dumps(value, ensure_ascii=False).encode()
         yield b"}"
+    await export.export_delivered(deps, found)

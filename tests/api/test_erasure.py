@@ -161,3 +161,30 @@ async def test_a_forged_used_or_expired_code_erases_nothing(
     assert first["confirmAccountDeletion"]["deleted"] is True
     again = await timed_client.data(CONFIRM_DELETION, {"input": {"token": fresh}})
     assert codes(again["confirmAccountDeletion"]["errors"]) == {(None, "INVALID_TOKEN")}
+
+
+async def test_an_erasure_that_fails_half_way_leaves_everything_as_it_was(
+    client: GraphQLClient, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from persistence.repositories.erasure import SqlErasure
+
+    # given a requested erasure
+    token, _ = await register(client)
+    await client.data(REQUEST_DELETION, {"input": {"password": PASSWORD}}, token=token)
+    code = await mailed_token(engine, "ACCOUNT_DELETION", "ada@example.com")
+    before = await snapshot(engine)
+    real_erase = SqlErasure.erase
+
+    async def erase_then_fail(self: SqlErasure, customer_id: uuid.UUID) -> None:
+        await real_erase(self, customer_id)
+        raise RuntimeError("the database went away")
+
+    # when the erasure fails after deleting everything
+    monkeypatch.setattr(SqlErasure, "erase", erase_then_fail)
+    result = await client.execute(CONFIRM_DELETION, {"input": {"token": code}})
+    # then nothing was deleted, the request is not completed and the code still works
+    assert result["errors"][0]["message"] == "Unexpected error."
+    assert await snapshot(engine) == before
+    monkeypatch.setattr(SqlErasure, "erase", real_erase)
+    done = await client.data(CONFIRM_DELETION, {"input": {"token": code}})
+    assert done["confirmAccountDeletion"]["deleted"] is True

@@ -8,11 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.consent.model import SharingPurpose
 from domain.dependencies import Dependencies
 from domain.partners import use_cases as partners
+from persistence.tables import data_subject_requests
 from tests.api.documents import LOGIN, SET_SHARING, UPDATE_PROFILE
 from tests.api.helpers import register
 from tests.conftest import FakeClock
@@ -43,8 +46,13 @@ async def export_of(client: GraphQLClient, token: str) -> dict[str, Any]:
     return dict(result["requestDataExport"])
 
 
+async def request_status(engine: AsyncEngine) -> str:
+    async with engine.connect() as conn:
+        return str(await conn.scalar(select(data_subject_requests.c.status)))
+
+
 async def test_the_export_holds_everything_and_matches_its_schema(
-    client: GraphQLClient, deps: Dependencies
+    client: GraphQLClient, deps: Dependencies, engine: AsyncEngine
 ) -> None:
     # given a customer who changed a field and a choice, and a partner who read their consent
     token, customer = await register(client, title="Countess")
@@ -60,7 +68,7 @@ async def test_the_export_holds_everything_and_matches_its_schema(
     )
     # then
     assert opened["request"]["type"] == "ACCESS"
-    assert opened["request"]["status"] == "COMPLETED"
+    assert opened["request"]["status"] == "RECEIVED"
     assert response.status_code == 200
     assert response.headers["content-disposition"].startswith('attachment; filename="datarights-')
     assert response.headers["content-type"].startswith("application/json")
@@ -80,6 +88,7 @@ async def test_the_export_holds_everything_and_matches_its_schema(
     assert document["signIns"][0]["ip"] == "203.0.113.7"
     assert [c["field"] for c in document["profileChanges"]] == ["DEPARTMENT"]
     assert [r["type"] for r in document["requests"]] == ["ACCESS"]
+    assert await request_status(engine) == "COMPLETED"
     assert document["recipients"][0]["partner"] == "Acme"
     assert document["recipients"][0]["purposes"] == ["PARTNER_OFFERS"]
 
@@ -112,3 +121,23 @@ async def test_an_export_expires(
         opened["export"]["downloadUrl"], headers={"Authorization": f"Bearer {fresh}"}
     )
     assert response.status_code == 404
+
+
+async def test_an_export_that_fails_half_way_leaves_the_request_open(
+    client: GraphQLClient, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import domain.export
+
+    token, _ = await register(client)
+    opened = await export_of(client, token)
+
+    async def broken(*_: Any) -> Any:
+        yield {"occurredAt": "2026-01-01T00:00:00+00:00", "ip": None, "userAgent": None}
+        raise RuntimeError("the disk vanished")
+
+    monkeypatch.setattr(domain.export, "_sign_ins", broken)
+    with pytest.raises(RuntimeError, match="disk vanished"):
+        await client.http.get(
+            opened["export"]["downloadUrl"], headers={"Authorization": f"Bearer {token}"}
+        )
+    assert await request_status(engine) == "RECEIVED"
