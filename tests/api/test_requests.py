@@ -256,3 +256,47 @@ async def test_a_customer_never_sees_another_customers_requests(
     )
     assert await my_requests(client, token) == []
     assert len(await my_requests(client, grace_token)) == 1
+
+
+async def test_an_extension_after_the_deadline_is_refused(
+    client: GraphQLClient, engine: AsyncEngine, cli: Any
+) -> None:
+    from sqlalchemy import update
+
+    from persistence.tables import data_subject_requests
+
+    # given a verified request whose deadline has passed (time moved on)
+    await register(client)
+    _, out, _ = await cli(
+        "requests",
+        "record",
+        "--customer-email",
+        "ada@example.com",
+        "--type",
+        "ACCESS",
+        "--received-at",
+        datetime.now(UTC).isoformat(),
+    )
+    rid = request_id(out)
+    await cli("requests", "verify-identity", "--id", rid, "--method", "reply from account")
+    passed = datetime.now(UTC) - timedelta(hours=1)
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(data_subject_requests).values(due_at=passed, original_due_at=passed)
+        )
+    before = await snapshot(engine)
+    # when
+    code, _, err = await cli(
+        "requests",
+        "extend",
+        "--id",
+        rid,
+        "--new-due-at",
+        (passed + timedelta(days=20)).isoformat(),
+        "--reason",
+        "too late now",
+    )
+    # then
+    assert code != 0
+    assert "passed" in err or "after" in err
+    assert await snapshot(engine) == before
