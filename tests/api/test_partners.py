@@ -254,8 +254,12 @@ async def test_the_change_feed_pages_through_changes_to_the_partners_purposes(
     await grant(client, token, ANALYTICS_COOKIES=True)
     await grant(client, token, PARTNER_OFFERS=False, INTEGRATION_PARTNERS=True)
     key = await new_partner(deps)
-    # when
-    first = (await client.data(CHANGES, {"first": 2}, token=key))["consentChanges"]
+    # when (a transaction elsewhere on the server may hold the fence back for a moment)
+    for _ in range(100):
+        first = (await client.data(CHANGES, {"first": 2}, token=key))["consentChanges"]
+        if len(first["edges"]) == 2:
+            break
+        await asyncio.sleep(0.05)
     rest = (
         await client.data(
             CHANGES, {"first": 10, "after": first["pageInfo"]["endCursor"]}, token=key
