@@ -97,6 +97,9 @@ def export_routes(deps: Dependencies, cookie_name: str) -> APIRouter:
     return router
 
 
+_CHUNK = 64 * 1024
+
+
 async def _document(deps: Dependencies, found: DomainExport) -> AsyncIterator[bytes]:
     """The JSON document, written as it is read: one section, one list item at a time. Only a
     document sent in full answers the request; a failure half-way leaves it open."""
@@ -108,12 +111,21 @@ async def _document(deps: Dependencies, found: DomainExport) -> AsyncIterator[by
             yield (b"" if first else b",") + json.dumps(name).encode() + b":"
             first = False
             if hasattr(value, "__aiter__"):
-                yield b"["
+                # Items are gathered into chunks of about 64 KiB: one write per item costs
+                # more than encoding it.
+                chunk: list[bytes] = [b"["]
+                size = 0
                 separator = b""
                 async for item in value:
-                    yield separator + json.dumps(item, ensure_ascii=False).encode()
+                    encoded = separator + json.dumps(item, ensure_ascii=False).encode()
                     separator = b","
-                yield b"]"
+                    chunk.append(encoded)
+                    size += len(encoded)
+                    if size >= _CHUNK:
+                        yield b"".join(chunk)
+                        chunk, size = [], 0
+                chunk.append(b"]")
+                yield b"".join(chunk)
             else:
                 yield json.dumps(value, ensure_ascii=False).encode()
         yield b"}"

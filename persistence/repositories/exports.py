@@ -51,8 +51,9 @@ class SqlExportReader:
 
     async def _stream(self, query: Any) -> AsyncIterator[Any]:
         result = await self._conn.stream(query.execution_options(yield_per=_BATCH))
-        async for row in result.mappings():
-            yield row
+        async for batch in result.mappings().partitions(_BATCH):
+            for row in batch:
+                yield row
 
     async def ledger(self, customer_id: uuid.UUID) -> AsyncIterator[ConsentEntry]:
         query = (
