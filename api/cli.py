@@ -7,34 +7,19 @@ import argparse
 import asyncio
 import logging
 import sys
-import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-from pydantic_settings import SettingsError
-
+from api.cli_requests import add_request_commands
+from api.cli_support import refused, settings_or_exit, with_dependencies
 from api.settings import Settings
 from domain.errors import DomainError
 
 if TYPE_CHECKING:
-    from domain.dependencies import Dependencies
-    from domain.requests.model import DataSubjectRequest
+    pass
 
-T = TypeVar("T")
 
 log = logging.getLogger("datarights")
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as error:
-        messages = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in error.errors())
-        raise SystemExit(f"datarights: {messages}") from None
-    except SettingsError as error:
-        raise SystemExit(f"datarights: {error}") from None
 
 
 def _migrate(settings: Settings) -> None:
@@ -48,7 +33,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from persistence.migrate import pending
 
-    settings = _settings()
+    settings = settings_or_exit()
     if settings.production:
         if asyncio.run(pending(settings.database_url)):
             print(
@@ -77,7 +62,7 @@ def worker(args: argparse.Namespace) -> int:
     from api.worker import work
     from persistence.migrate import pending
 
-    settings = _settings()
+    settings = settings_or_exit()
     if settings.production:
         if asyncio.run(pending(settings.database_url)):
             print(
@@ -99,7 +84,7 @@ def worker(args: argparse.Namespace) -> int:
 
 
 def migrate(_args: argparse.Namespace) -> int:
-    settings = _settings()
+    settings = settings_or_exit()
     _migrate(settings)
     print("datarights: the database is up to date.")
     return 0
@@ -112,28 +97,6 @@ def export_schema(_args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_dependencies(work: Callable[[Dependencies], Awaitable[T]]) -> T:
-    """Run one use case with the adapters the settings ask for, then release them."""
-    from api.app import build_dependencies, close_dependencies
-
-    settings = _settings()
-
-    async def run() -> T:
-        deps = build_dependencies(settings)
-        try:
-            return await work(deps)
-        finally:
-            await close_dependencies(deps)
-
-    return asyncio.run(run())
-
-
-def _refused(error: DomainError) -> int:
-    for problem in error.problems:
-        print(f"datarights: {problem.message}", file=sys.stderr)
-    return 2
-
-
 def partners_create(args: argparse.Namespace) -> int:
     from domain.consent.model import SharingPurpose
     from domain.partners import use_cases
@@ -144,9 +107,9 @@ def partners_create(args: argparse.Namespace) -> int:
         print(f"datarights: unknown purpose: {error}", file=sys.stderr)
         return 2
     try:
-        issued = _with_dependencies(lambda d: use_cases.create_partner(d, args.name, purposes))
+        issued = with_dependencies(lambda d: use_cases.create_partner(d, args.name, purposes))
     except DomainError as error:
-        return _refused(error)
+        return refused(error)
     print(f"partner {issued.partner.name} ({issued.partner.id}) for {args.purposes}")
     print("API key (shown once, store it now):")
     print(issued.key)
@@ -156,7 +119,7 @@ def partners_create(args: argparse.Namespace) -> int:
 def partners_list(_args: argparse.Namespace) -> int:
     from domain.partners import use_cases
 
-    for partner, keys in _with_dependencies(use_cases.list_partners):
+    for partner, keys in with_dependencies(use_cases.list_partners):
         state = "active" if partner.active else f"revoked {partner.revoked_at:%Y-%m-%d %H:%M}"
         purposes = ",".join(sorted(p.value for p in partner.purposes))
         print(f"{partner.name}\t{partner.id}\t{purposes}\t{state}")
@@ -177,9 +140,9 @@ def partners_rotate_key(args: argparse.Namespace) -> int:
 
     grace = timedelta(hours=args.grace_hours)
     try:
-        issued = _with_dependencies(lambda d: use_cases.rotate_key(d, args.name, grace))
+        issued = with_dependencies(lambda d: use_cases.rotate_key(d, args.name, grace))
     except DomainError as error:
-        return _refused(error)
+        return refused(error)
     print(f"new API key for {issued.partner.name}; the old ones work for {args.grace_hours} h:")
     print(issued.key)
     return 0
@@ -189,9 +152,9 @@ def partners_revoke(args: argparse.Namespace) -> int:
     from domain.partners import use_cases
 
     try:
-        partner = _with_dependencies(lambda d: use_cases.revoke_partner(d, args.name))
+        partner = with_dependencies(lambda d: use_cases.revoke_partner(d, args.name))
     except DomainError as error:
-        return _refused(error)
+        return refused(error)
     print(f"partner {partner.name} and every key of it are revoked.")
     return 0
 
@@ -200,9 +163,9 @@ def partners_webhook_add(args: argparse.Namespace) -> int:
     from domain.webhooks import use_cases
 
     try:
-        issued = _with_dependencies(lambda d: use_cases.add_webhook(d, args.name, args.url))
+        issued = with_dependencies(lambda d: use_cases.add_webhook(d, args.name, args.url))
     except DomainError as error:
-        return _refused(error)
+        return refused(error)
     print(f"webhook for {issued.partner.name}: {issued.endpoint.url}")
     print("signing secret (shown once, store it now; verify signatures with it):")
     print(issued.secret)
@@ -213,80 +176,13 @@ def partners_webhook_remove(args: argparse.Namespace) -> int:
     from domain.webhooks import use_cases
 
     try:
-        abandoned, partner = _with_dependencies(
+        abandoned, partner = with_dependencies(
             lambda d: use_cases.remove_webhook(d, args.name, args.url)
         )
     except DomainError as error:
-        return _refused(error)
+        return refused(error)
     print(f"webhook {args.url} of {partner.name} removed; {abandoned} pending deliveries given up.")
     return 0
-
-
-def _when(text: str) -> datetime:
-    """An ISO 8601 instant; without a zone it is read as UTC."""
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _print_request(request: DataSubjectRequest) -> None:
-    due = f"due {request.due_at.isoformat()}" if request.due_at else "clock paused"
-    print(f"request {request.id} {request.type.value} {request.status.value} ({due})")
-
-
-def _request_command(work: Callable[[Dependencies], Awaitable[DataSubjectRequest]]) -> int:
-    try:
-        request = _with_dependencies(work)
-    except DomainError as error:
-        return _refused(error)
-    _print_request(request)
-    return 0
-
-
-def requests_record(args: argparse.Namespace) -> int:
-    from domain.requests import use_cases
-    from domain.requests.model import RequestType
-
-    return _request_command(
-        lambda d: use_cases.record_email_request(
-            d, args.customer_email, RequestType(args.type), _when(args.received_at), args.note
-        )
-    )
-
-
-def requests_verify_identity(args: argparse.Namespace) -> int:
-    from domain.requests import use_cases
-
-    return _request_command(lambda d: use_cases.verify_identity(d, uuid.UUID(args.id), args.method))
-
-
-def requests_extend(args: argparse.Namespace) -> int:
-    from domain.requests import use_cases
-
-    return _request_command(
-        lambda d: use_cases.extend_request(
-            d, uuid.UUID(args.id), _when(args.new_due_at), args.reason or ""
-        )
-    )
-
-
-def requests_reject(args: argparse.Namespace) -> int:
-    from domain.requests import use_cases
-
-    return _request_command(
-        lambda d: use_cases.reject_request(d, uuid.UUID(args.id), args.reason or "")
-    )
-
-
-def requests_complete(args: argparse.Namespace) -> int:
-    from domain.requests import use_cases
-
-    return _request_command(lambda d: use_cases.complete_request(d, uuid.UUID(args.id)))
-
-
-def requests_cancel(args: argparse.Namespace) -> int:
-    from domain.requests import use_cases
-
-    return _request_command(lambda d: use_cases.cancel_request(d, uuid.UUID(args.id), args.reason))
 
 
 def purge(args: argparse.Namespace) -> int:
@@ -295,9 +191,9 @@ def purge(args: argparse.Namespace) -> int:
 
     from domain.retention import purge as run_purge
 
-    settings = _settings()
+    settings = settings_or_exit()
     days = args.days or settings.client_data_retention_days
-    purged = _with_dependencies(lambda d: run_purge(d, timedelta(days=days)))
+    purged = with_dependencies(lambda d: run_purge(d, timedelta(days=days)))
     print(f"datarights: purged client data older than {days} days:")
     print(f"  sign-in IPs and user agents: {purged.sign_in_addresses}")
     print(f"  consent-change IPs and user agents: {purged.consent_change_addresses}")
@@ -311,7 +207,7 @@ def consent_verify(_args: argparse.Namespace) -> int:
     """Re-derive every customer's choices from the ledger and compare with the stored state."""
     from domain.consent.use_cases import differences_from_ledger
 
-    differences = _with_dependencies(differences_from_ledger)
+    differences = with_dependencies(differences_from_ledger)
     for line in differences:
         print(line)
     if differences:
@@ -388,40 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     w.add_argument("--url", required=True)
     w.set_defaults(run=partners_webhook_remove)
 
-    from domain.requests.model import RequestType
-
-    p = commands.add_parser("requests", help="data-subject requests (e.g. those sent by e-mail)")
-    request_commands = p.add_subparsers(dest="requests_command", required=True)
-    c = request_commands.add_parser("record", help="record a request that arrived by e-mail")
-    c.add_argument("--customer-email", required=True)
-    c.add_argument(
-        "--type",
-        required=True,
-        choices=[t.value for t in RequestType],
-    )
-    c.add_argument("--received-at", required=True, help="ISO 8601; UTC when no zone is given")
-    c.add_argument("--note")
-    c.set_defaults(run=requests_record)
-    c = request_commands.add_parser("verify-identity", help="the sender is the customer")
-    c.add_argument("--id", required=True)
-    c.add_argument("--method", required=True, help="how, e.g. 'reply from the account address'")
-    c.set_defaults(run=requests_verify_identity)
-    c = request_commands.add_parser("extend", help="extend once, by at most two months")
-    c.add_argument("--id", required=True)
-    c.add_argument("--new-due-at", required=True)
-    c.add_argument("--reason")
-    c.set_defaults(run=requests_extend)
-    c = request_commands.add_parser("reject", help="refuse, with a reason")
-    c.add_argument("--id", required=True)
-    c.add_argument("--reason")
-    c.set_defaults(run=requests_reject)
-    c = request_commands.add_parser("complete", help="the request is done")
-    c.add_argument("--id", required=True)
-    c.set_defaults(run=requests_complete)
-    c = request_commands.add_parser("cancel", help="the customer withdrew it")
-    c.add_argument("--id", required=True)
-    c.add_argument("--reason")
-    c.set_defaults(run=requests_cancel)
+    add_request_commands(commands)
 
     p = commands.add_parser(
         "purge", help="retention: forget old client addresses, expired sessions and tokens"
