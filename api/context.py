@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from fastapi import Request
-from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
+from api.errors import bad_request
 from api.pagination import BadCursor, decode_cursor
 from api.settings import Settings
 from domain.consent import use_cases as consent
@@ -65,6 +65,14 @@ def _is_ip(value: str) -> bool:
     return True
 
 
+def request_token(request: Request, cookie_name: str) -> str | None:
+    """The caller's token, from ``Authorization: Bearer`` or else the session cookie."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return request.cookies.get(cookie_name) or None
+
+
 class Context(BaseContext):
     def __init__(self, deps: Dependencies, settings: Settings, proxies: TrustedProxies) -> None:
         super().__init__()
@@ -88,11 +96,7 @@ class Context(BaseContext):
     @cached_property
     def token(self) -> str | None:
         """The session token, from ``Authorization: Bearer`` or else the session cookie."""
-        header = self.http.headers.get("authorization", "")
-        scheme, _, credentials = header.partition(" ")
-        if scheme.lower() == "bearer" and credentials.strip():
-            return credentials.strip()
-        return self.http.cookies.get(self.settings.cookie_name) or None
+        return request_token(self.http, self.settings.cookie_name)
 
     @property
     def gpc_signal(self) -> bool:
@@ -151,9 +155,7 @@ class Context(BaseContext):
         try:
             return decode_cursor(kind, value)
         except BadCursor:
-            raise GraphQLError(
-                "That cursor is not one this list handed out.", extensions={"code": "BAD_REQUEST"}
-            ) from None
+            raise bad_request("That cursor is not one this list handed out.") from None
 
     def forget_session(self) -> None:
         self._session = None

@@ -48,6 +48,11 @@ def from_domain(error: DomainError) -> list[UserError]:
 MASKED_MESSAGE = "Unexpected error."
 
 
+def bad_request(message: str) -> GraphQLError:
+    """A top-level refusal of the call's arguments (a cursor, a page size, a time)."""
+    return GraphQLError(message, extensions={"code": "BAD_REQUEST"})
+
+
 def is_deliberate(error: GraphQLError) -> bool:
     """Errors the client may read: problems with the document or its variables found by
     GraphQL itself, and our own refusals. Anything else is a fault of ours, to be masked."""

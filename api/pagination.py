@@ -14,6 +14,11 @@ class PageInfo:
     end_cursor: str | None
 
 
+def page_info(cursors: list[str], has_next_page: bool) -> PageInfo:
+    """Where a page ends, from the cursors of its edges."""
+    return PageInfo(has_next_page=has_next_page, end_cursor=cursors[-1] if cursors else None)
+
+
 class BadCursor(ValueError):
     """A cursor this service did not hand out."""
 

@@ -11,7 +11,7 @@ from strawberry.types import Info
 
 from api.context import Context
 from api.errors import UserError, from_domain
-from api.pagination import PageInfo, encode_cursor
+from api.pagination import PageInfo, encode_cursor, page_info
 from api.permissions import IsCustomer, customer_session
 from domain.consent import model
 from domain.consent import use_cases as consent
@@ -119,7 +119,7 @@ async def consent_history(
     ]
     return ConsentHistoryConnection(
         edges=edges,
-        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+        page_info=page_info([edge.cursor for edge in edges], more),
     )
 
 

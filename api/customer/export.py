@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 from strawberry.types import Info
 
-from api.context import Context
+from api.context import Context, request_token
 from api.customer.requests import DataSubjectRequest
 from api.errors import UserError
 from api.permissions import IsCustomer, customer_session
@@ -70,10 +70,7 @@ def export_routes(deps: Dependencies, cookie_name: str) -> APIRouter:
 
     @router.get("/exports/{export_id}", include_in_schema=False)
     async def download(export_id: str, request: Request) -> StreamingResponse:
-        header = request.headers.get("authorization", "")
-        scheme, _, credentials = header.partition(" ")
-        token = credentials.strip() if scheme.lower() == "bearer" else None
-        token = token or request.cookies.get(cookie_name)
+        token = request_token(request, cookie_name)
         session = None
         if token and not looks_like_api_key(token):
             session = await identity.authenticate(deps, token)

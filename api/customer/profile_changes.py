@@ -7,14 +7,13 @@ import uuid
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
 from strawberry.types import Info
 
 from api.context import Context
 from api.customer.consent import ConsentActor
 from api.customer.field_names import ProfileFieldNameEnum
-from api.errors import camel
-from api.pagination import PageInfo, encode_cursor
+from api.errors import bad_request, camel
+from api.pagination import PageInfo, encode_cursor, page_info
 from domain.consent.model import Actor
 from domain.errors import DomainError
 from domain.profile import use_cases
@@ -48,7 +47,7 @@ async def profile_change_history(
     try:
         found = await use_cases.profile_changes(info.context.deps, customer_id, first, before)
     except DomainError as error:
-        raise GraphQLError(error.problems[0].message, extensions={"code": "BAD_REQUEST"}) from None
+        raise bad_request(error.problems[0].message) from None
     page, more = found[:first], len(found) > first
     edges = [
         ProfileChangeEdge(
@@ -64,5 +63,5 @@ async def profile_change_history(
     ]
     return ProfileChangeConnection(
         edges=edges,
-        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+        page_info=page_info([edge.cursor for edge in edges], more),
     )

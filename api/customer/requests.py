@@ -7,12 +7,12 @@ import uuid
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
 from strawberry.types import Info
 
 from api.context import Context
 from api.customer.consent import ConsentActor
-from api.pagination import PageInfo, encode_cursor
+from api.errors import bad_request
+from api.pagination import PageInfo, encode_cursor, page_info
 from domain.errors import DomainError
 from domain.requests import model
 from domain.requests import use_cases as requests
@@ -95,7 +95,7 @@ async def customer_requests(
     try:
         found = await requests.customer_requests(info.context.deps, customer_id, first, before)
     except DomainError as error:
-        raise GraphQLError(error.problems[0].message, extensions={"code": "BAD_REQUEST"}) from None
+        raise bad_request(error.problems[0].message) from None
     page, more = found[:first], len(found) > first
     edges = [
         DataSubjectRequestEdge(cursor=encode_cursor("request", seq), node=DataSubjectRequest.of(r))
@@ -103,5 +103,5 @@ async def customer_requests(
     ]
     return DataSubjectRequestConnection(
         edges=edges,
-        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+        page_info=page_info([edge.cursor for edge in edges], more),
     )

@@ -8,7 +8,6 @@ import uuid
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
 from strawberry.types import Info
 
 from api.context import Context
@@ -22,6 +21,7 @@ from api.customer.consent import (
 )
 from api.customer.profile_changes import ProfileChangeConnection, profile_change_history
 from api.customer.requests import DataSubjectRequestConnection, customer_requests
+from api.errors import bad_request
 from domain.errors import DomainError
 from domain.profile import model
 
@@ -126,9 +126,7 @@ class Customer:
         try:
             return await consent_history(info, uuid.UUID(self.id), first, after)
         except DomainError as error:
-            raise GraphQLError(
-                error.problems[0].message, extensions={"code": "BAD_REQUEST"}
-            ) from None
+            raise bad_request(error.problems[0].message) from None
 
     @classmethod
     def of(cls, c: model.Customer) -> Customer:

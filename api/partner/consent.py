@@ -11,6 +11,7 @@ from strawberry.types import Info
 
 from api.context import Context
 from api.customer.consent import ConsentActor, ConsentSource, SharingPurpose
+from api.errors import bad_request
 from api.pagination import PageInfo
 from api.permissions import IsPartner, calling_partner
 from domain.consent import model
@@ -100,7 +101,7 @@ async def consent_state_at(
 ) -> ConsentState:
     partner = await calling_partner(info)
     if at.tzinfo is None:
-        raise GraphQLError("Give `at` with a time zone.", extensions={"code": "BAD_REQUEST"})
+        raise bad_request("Give `at` with a time zone.")
     try:
         answer = await use_cases.consent_state_at(
             info.context.deps, partner, str(customer_id), purpose, at

@@ -6,11 +6,11 @@ import datetime
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
 from strawberry.types import Info
 
 from api.context import Context
-from api.pagination import PageInfo, encode_cursor
+from api.errors import bad_request
+from api.pagination import PageInfo, encode_cursor, page_info
 from api.permissions import IsPartner, calling_partner
 from domain.partners.use_cases import PartnerRefused
 from domain.webhooks import model
@@ -107,7 +107,7 @@ async def webhook_deliveries(
     try:
         found = await webhooks.webhook_deliveries(info.context.deps, partner, first, before)
     except PartnerRefused as error:
-        raise GraphQLError(str(error), extensions={"code": "BAD_REQUEST"}) from None
+        raise bad_request(str(error)) from None
     page, more = found[:first], len(found) > first
     edges = [
         WebhookDeliveryEdge(cursor=encode_cursor("delivery", d.id or 0), node=WebhookDelivery.of(d))
@@ -115,5 +115,5 @@ async def webhook_deliveries(
     ]
     return WebhookDeliveryConnection(
         edges=edges,
-        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+        page_info=page_info([edge.cursor for edge in edges], more),
     )
