@@ -13,9 +13,11 @@ from typing import Protocol, Self
 from domain.consent.model import ConsentEntry, ConsentState, SharingPurpose, Subject
 from domain.identity.model import AccountToken, ClientInfo, Session, SignInEvent, TokenPurpose
 from domain.partners.model import Partner, PartnerKey
+from domain.policies.model import Acknowledgement, PolicyVersion
 from domain.profile.card import CardDetails
 from domain.profile.model import Customer, ProfileChange
-from domain.requests.model import DataSubjectRequest
+from domain.requests.model import DataSubjectRequest, RequestStatus
+from domain.staff.model import AccessLogEntry, StaffMember, StaffSession
 from domain.webhooks.model import (
     ClaimedDelivery,
     WebhookAttempt,
@@ -285,6 +287,90 @@ class RequestRepository(Protocol):
         ...
 
 
+class StaffRepository(Protocol):
+    async def add(self, member: StaffMember) -> None:
+        """Raises :class:`EmailAlreadyTaken` when another member has the address."""
+        ...
+
+    async def get(self, staff_id: uuid.UUID) -> StaffMember | None: ...
+
+    async def by_email(self, email: str) -> StaffMember | None: ...
+
+    async def all(self) -> list[StaffMember]: ...
+
+    async def use_totp_step(self, staff_id: uuid.UUID, step: int) -> bool:
+        """Record ``step`` as the last code used, only if it is later than the one recorded;
+        False when it is not (a replayed code, or a concurrent sign-in that used it)."""
+        ...
+
+    async def disable(self, staff_id: uuid.UUID, at: datetime) -> None: ...
+
+    async def add_session(self, session: StaffSession) -> None: ...
+
+    async def session(self, token_hash: str) -> tuple[StaffSession, StaffMember] | None: ...
+
+    async def touch_session(self, session_id: uuid.UUID, at: datetime) -> None: ...
+
+    async def end_session(self, session_id: uuid.UUID) -> None: ...
+
+    async def end_sessions_of(self, staff_id: uuid.UUID) -> int: ...
+
+
+class AccessLog(Protocol):
+    """Every look by staff at a customer's record."""
+
+    async def add(self, entry: AccessLogEntry) -> None: ...
+
+    async def of_customer(
+        self, customer_id: uuid.UUID, first: int, before: int | None
+    ) -> list[AccessLogEntry]:
+        """The customer's entries newest first, older than ``before`` when given."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RequestQueueFilter:
+    status: RequestStatus | None = None
+    # Only requests past their due date that are not finished.
+    overdue_at: datetime | None = None
+
+
+class RequestQueue(Protocol):
+    """The privacy officer's work queue: every customer's requests."""
+
+    async def page(
+        self, where: RequestQueueFilter, first: int, after: int | None
+    ) -> list[tuple[int, DataSubjectRequest]]:
+        """Oldest first, after position ``after`` when given, each with its position."""
+        ...
+
+
+class PolicyRepository(Protocol):
+    async def add(self, version: PolicyVersion) -> None:
+        """Raises :class:`VersionAlreadyPublished` for a version name already used."""
+        ...
+
+    async def get(self, version: str) -> PolicyVersion | None: ...
+
+    async def in_force(self, at: datetime) -> PolicyVersion | None:
+        """The version whose effective time is the latest at or before ``at``."""
+        ...
+
+    async def upcoming(self, at: datetime) -> PolicyVersion | None:
+        """The next version to take effect after ``at``."""
+        ...
+
+    async def acknowledge(self, acknowledgement: Acknowledgement) -> Acknowledgement:
+        """Record it once; a second acknowledgement of the same version returns the first."""
+        ...
+
+    async def acknowledgements_of(self, customer_id: uuid.UUID) -> list[Acknowledgement]: ...
+
+
+class VersionAlreadyPublished(Exception):
+    """A policy version of that name exists."""
+
+
 class SignInEventRepository(Protocol):
     async def add(self, event: SignInEvent) -> None: ...
 
@@ -417,6 +503,10 @@ class UnitOfWork(Protocol):
     partners: PartnerRepository
     webhooks: WebhookRepository
     requests: RequestRepository
+    request_queue: RequestQueue
+    staff: StaffRepository
+    access_log: AccessLog
+    policies: PolicyRepository
     profile_changes: ProfileChangeRepository
     retention: Retention
     erasure: Erasure

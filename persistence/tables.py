@@ -148,11 +148,20 @@ outbox_messages = Table(
     # Whom the message is about, so erasure can remove it (recipients change over time).
     Column("customer_id", Uuid, index=True),
     Column("kind", String(40), nullable=False),
+    # What a bulk notice is about (a policy version), so its progress can be counted.
+    Column("reference", String(64)),
     Column("recipient", String(254), nullable=False),
     Column("subject", String(200), nullable=False),
     Column("body", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False, index=True),
     Column("sent_at", UTCDateTime),
+    # The relay's bookkeeping: a lease while a worker sends, tries so far, when to try again,
+    # and when it gave up.
+    Column("claimed_until", UTCDateTime),
+    Column("attempts", SmallInteger, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime),
+    Column("failed_at", UTCDateTime),
+    Index("ix_outbox_messages_kind_reference", "kind", "reference"),
 )
 
 # The local card vault: AES-GCM ciphertexts, each tagged with the id of the key that made it.
@@ -188,6 +197,8 @@ consent_ledger = Table(
     Column("source", String(20), nullable=False),
     Column("policy_version", String(40)),
     Column("informed_of_gpc", Boolean, nullable=False),
+    # The data-subject request a member of staff acted on (an e-mailed change of choice).
+    Column("request_id", Uuid),
     Index("ix_consent_ledger_customer_id_id", "customer_id", "id"),
     Index("ix_consent_ledger_tx_id", "tx", "id"),
 )
@@ -409,4 +420,88 @@ data_exports = Table(
     Column("request_id", Uuid, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
+# Staff: a role, a password and a TOTP secret (sealed with the vault keyring, bound to the id).
+# ``reference`` is the stable pseudonym customers see in their access log instead of the e-mail.
+staff_members = Table(
+    "staff_members",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("reference", String(16), nullable=False, unique=True),
+    Column("role", String(20), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("totp_key_id", String(32), nullable=False),
+    Column("totp_nonce", LargeBinary(12), nullable=False),
+    Column("totp_ciphertext", LargeBinary, nullable=False),
+    # The last TOTP time step accepted: a code of that step or an earlier one is a replay.
+    Column("totp_last_step", BigInteger),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("disabled_at", UTCDateTime),
+)
+
+staff_sessions = Table(
+    "staff_sessions",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column(
+        "staff_id",
+        Uuid,
+        ForeignKey("staff_members.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+# Every look by staff at a customer's record, with the stated reason. No foreign keys: the log
+# outlives staff accounts, and after an erasure it stays as evidence with its note cleared.
+access_log = Table(
+    "access_log",
+    metadata,
+    Column("id", LedgerId, primary_key=True, autoincrement=True),
+    Column("customer_id", Uuid),
+    Column("staff_id", Uuid, nullable=False),
+    Column("staff_reference", String(16), nullable=False),
+    Column("staff_role", String(20), nullable=False),
+    Column("operation", String(40), nullable=False),
+    Column("reason", String(40), nullable=False),
+    Column("note", Text),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Index("ix_access_log_customer_id_id", "customer_id", "id"),
+    Index("ix_access_log_staff_id_id", "staff_id", "id"),
+)
+
+# Versions of the privacy policy, each announced ahead of the day it takes effect.
+policy_versions = Table(
+    "policy_versions",
+    metadata,
+    Column("version", String(40), primary_key=True),
+    Column("summary", Text, nullable=False),
+    Column("url", String(2000), nullable=False),
+    Column("announced_at", UTCDateTime, nullable=False),
+    Column("effective_at", UTCDateTime, nullable=False, index=True),
+    Column("published_by", Uuid),
+)
+
+policy_acknowledgements = Table(
+    "policy_acknowledgements",
+    metadata,
+    Column(
+        "customer_id",
+        Uuid,
+        ForeignKey("customers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "version",
+        String(40),
+        ForeignKey("policy_versions.version"),
+        primary_key=True,
+    ),
+    Column("acknowledged_at", UTCDateTime, nullable=False),
 )

@@ -21,9 +21,11 @@ from persistence.repositories.identity import (
     SqlSignInEventRepository,
 )
 from persistence.repositories.partners import SqlConsentReadModel, SqlPartnerRepository
+from persistence.repositories.policies import SqlPolicyRepository
 from persistence.repositories.profile_changes import SqlProfileChangeRepository
-from persistence.repositories.requests import SqlRequestRepository
+from persistence.repositories.requests import SqlRequestQueue, SqlRequestRepository
 from persistence.repositories.retention import SqlRetention
+from persistence.repositories.staff import SqlAccessLog, SqlStaffRepository
 from persistence.repositories.webhooks import SqlWebhookRepository
 
 # A vault is built per transaction so that a local vault can write in the same one; a payment
@@ -53,6 +55,10 @@ class SqlUnitOfWork:
         self.consent_reads = SqlConsentReadModel(conn)
         self.partners = SqlPartnerRepository(conn)
         self.requests = SqlRequestRepository(conn)
+        self.request_queue = SqlRequestQueue(conn)
+        self.staff = SqlStaffRepository(conn, self._keyring)
+        self.access_log = SqlAccessLog(conn)
+        self.policies = SqlPolicyRepository(conn)
         self.profile_changes = SqlProfileChangeRepository(conn)
         self.retention = SqlRetention(conn)
         self.erasure = SqlErasure(conn)

@@ -106,6 +106,8 @@ class ConsentEntry:
     source: Source
     policy_version: str | None = None
     informed_of_gpc: bool = False
+    # The data-subject request a member of staff acted on (source EMAIL_REQUEST).
+    request_id: uuid.UUID | None = None
     id: int | None = field(default=None, compare=False)
 
 

@@ -33,8 +33,18 @@ async def record_defaults(
     uow: UnitOfWork, customer_id: uuid.UUID, now: datetime, defaults: ConsentDefaults
 ) -> None:
     """Write the state before any choice to the ledger, so that it proves what stood when."""
+    policy = await uow.policies.in_force(now)
     entries = [
-        ConsentEntry(customer_id, subject, granted, None, now, Actor.SYSTEM, Source.DEFAULT)
+        ConsentEntry(
+            customer_id,
+            subject,
+            granted,
+            None,
+            now,
+            Actor.SYSTEM,
+            Source.DEFAULT,
+            policy_version=policy.version if policy else None,
+        )
         for subject, granted in defaults.states().items()
     ]
     await uow.consents.append(entries, None)
@@ -201,11 +211,14 @@ async def _apply(
     source: Source = Source.SELF_SERVICE,
     actor: Actor = Actor.CUSTOMER,
     informed_of_gpc: bool = False,
+    request_id: uuid.UUID | None = None,
 ) -> dict[Subject, ConsentState]:
-    """Append one entry per choice that changes, and queue the webhook events of the sharing
-    changes for the partners registered for them, inside the caller's transaction."""
+    """Append one entry per choice that changes, each naming the policy version in force, and
+    queue the webhook events of the sharing changes for the partners registered for them,
+    inside the caller's transaction."""
     states = await uow.consents.current(customer_id)
     now = deps.clock.now()
+    policy = await uow.policies.in_force(now)
     entries = [
         ConsentEntry(
             customer_id,
@@ -215,7 +228,9 @@ async def _apply(
             now,
             actor,
             source,
+            policy_version=policy.version if policy else None,
             informed_of_gpc=informed_of_gpc and granted and subject in GPC_PURPOSES,
+            request_id=request_id,
         )
         for subject, granted in wanted.items()
         if states[subject].granted != granted

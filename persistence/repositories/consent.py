@@ -37,6 +37,7 @@ def entry_from_row(row: RowMapping) -> ConsentEntry:
         source=Source(row["source"]),
         policy_version=row["policy_version"],
         informed_of_gpc=row["informed_of_gpc"],
+        request_id=row["request_id"],
         id=row["id"],
     )
 
@@ -86,6 +87,7 @@ class SqlConsentRepository:
                 "source": e.source.value,
                 "policy_version": e.policy_version,
                 "informed_of_gpc": e.informed_of_gpc,
+                "request_id": e.request_id,
             }
             for e in entries
         ]

@@ -10,7 +10,9 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.consent.model import Actor
+from domain.ports import RequestQueueFilter
 from domain.requests.model import (
+    FINAL_STATUSES,
     Channel,
     DataSubjectRequest,
     RequestStatus,
@@ -148,3 +150,24 @@ class SqlRequestRepository:
             )
             for row in rows
         ]
+
+
+class SqlRequestQueue(SqlRequestRepository):
+    """Every customer's requests, for the privacy officer's work queue."""
+
+    async def page(
+        self, where: RequestQueueFilter, first: int, after: int | None
+    ) -> list[tuple[int, DataSubjectRequest]]:
+        query = select(requests)
+        if where.status is not None:
+            query = query.where(requests.c.status == where.status.value)
+        if where.overdue_at is not None:
+            query = query.where(
+                requests.c.due_at < where.overdue_at,
+                requests.c.status.not_in([s.value for s in FINAL_STATUSES]),
+            )
+        if after is not None:
+            query = query.where(requests.c.seq > after)
+        query = query.order_by(requests.c.seq).limit(first)
+        rows = list((await self._conn.execute(query)).mappings())
+        return await self._with_history(rows)

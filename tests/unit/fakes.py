@@ -38,6 +38,7 @@ from domain.identity.model import (
     TokenPurpose,
 )
 from domain.partners.model import Partner, PartnerKey
+from domain.policies.model import Acknowledgement, PolicyVersion
 from domain.ports import (
     AccountTokenRepository,
     CardDeclined,
@@ -51,12 +52,14 @@ from domain.ports import (
     NameAlreadyTaken,
     OutgoingWebhook,
     PartnerRepository,
+    PolicyRepository,
     ProfileChangeRepository,
     Purged,
     Retention,
     SessionRepository,
     SignInEventRepository,
     Throttle,
+    VersionAlreadyPublished,
     WebhookRepository,
     WebhookResponse,
 )
@@ -92,6 +95,8 @@ class Tables:
     webhook_deliveries: dict[int, WebhookDelivery] = field(default_factory=dict)
     webhook_leases: dict[int, tuple[datetime, str]] = field(default_factory=dict)
     webhook_attempts: list[WebhookAttempt] = field(default_factory=list)
+    policies: dict[str, PolicyVersion] = field(default_factory=dict)
+    acknowledgements: list[Acknowledgement] = field(default_factory=list)
 
     def load(self, other: Tables) -> None:
         for f in dataclasses.fields(self):
@@ -495,6 +500,40 @@ class InMemoryErasure:
         self._tables.customers.pop(customer_id, None)
 
 
+class InMemoryPolicies:
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
+
+    async def add(self, version: PolicyVersion) -> None:
+        if version.version in self._tables.policies:
+            raise VersionAlreadyPublished(version.version)
+        self._tables.policies[version.version] = version
+
+    async def get(self, version: str) -> PolicyVersion | None:
+        return self._tables.policies.get(version)
+
+    async def in_force(self, at: datetime) -> PolicyVersion | None:
+        past = [v for v in self._tables.policies.values() if v.effective_at <= at]
+        return max(past, key=lambda v: (v.effective_at, v.announced_at), default=None)
+
+    async def upcoming(self, at: datetime) -> PolicyVersion | None:
+        future = [v for v in self._tables.policies.values() if v.effective_at > at]
+        return min(future, key=lambda v: (v.effective_at, v.announced_at), default=None)
+
+    async def acknowledge(self, acknowledgement: Acknowledgement) -> Acknowledgement:
+        for existing in self._tables.acknowledgements:
+            if (existing.customer_id, existing.version) == (
+                acknowledgement.customer_id,
+                acknowledgement.version,
+            ):
+                return existing
+        self._tables.acknowledgements.append(acknowledgement)
+        return acknowledgement
+
+    async def acknowledgements_of(self, customer_id: uuid.UUID) -> list[Acknowledgement]:
+        return [a for a in self._tables.acknowledgements if a.customer_id == customer_id]
+
+
 class InMemoryUnitOfWork:
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
@@ -510,6 +549,7 @@ class InMemoryUnitOfWork:
         self.partners: PartnerRepository = InMemoryPartners(self._tables)
         self.webhooks: WebhookRepository = InMemoryWebhooks(self._tables)
         self.mailer: Mailer = InMemoryMailer(self._tables)
+        self.policies: PolicyRepository = InMemoryPolicies(self._tables)
         self.cards: CardVault = InMemoryCardVault(self._tables, store.declined_numbers)
 
     async def __aenter__(self) -> Self:
