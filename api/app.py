@@ -24,6 +24,7 @@ from domain.dependencies import AccountLinks, Dependencies, RequestClock
 from domain.identity.model import SessionPolicy
 from domain.ports import Throttle
 from domain.requests.deadlines import WorkingCalendar
+from domain.staff.model import StaffSessionPolicy
 from domain.webhooks.targets import TargetRules
 from persistence.card_vault import LocalCardVault, VaultKeyring
 from persistence.database import create_engine
@@ -64,6 +65,7 @@ def build_dependencies(settings: Settings) -> Dependencies:
                 Throttle.REGISTRATION_IP: settings.registrations_per_ip,
                 Throttle.PASSWORD_RESET: settings.password_resets_per_address,
                 Throttle.PASSWORD_RESET_IP: settings.password_resets_per_ip,
+                Throttle.STAFF_LOGIN: settings.staff_login_attempts_per_account,
             },
             settings.redis_url,
         ),
@@ -84,6 +86,10 @@ def build_dependencies(settings: Settings) -> Dependencies:
         sessions=SessionPolicy(
             idle_timeout=timedelta(minutes=settings.session_idle_minutes),
             absolute_timeout=timedelta(hours=settings.session_absolute_hours),
+        ),
+        staff_sessions=StaffSessionPolicy(
+            idle_timeout=timedelta(minutes=settings.staff_session_idle_minutes),
+            absolute_timeout=timedelta(hours=settings.staff_session_absolute_hours),
         ),
         # Production sends webhooks over HTTPS to public addresses only; development may use
         # plain HTTP to this machine.

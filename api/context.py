@@ -22,6 +22,8 @@ from domain.identity import use_cases as identity
 from domain.identity.model import ClientInfo, Session
 from domain.partners import use_cases as partners
 from domain.partners.model import Partner, looks_like_api_key
+from domain.staff import use_cases as staff
+from domain.staff.model import StaffActor, looks_like_staff_token
 from domain.webhooks import use_cases as webhooks
 from domain.webhooks.model import WebhookAttempt
 
@@ -81,6 +83,7 @@ class Context(BaseContext):
         self._proxies = proxies
         self._session: object = _UNRESOLVED
         self._partner: object = _UNRESOLVED
+        self._staff: object = _UNRESOLVED
 
     @property
     def http(self) -> Request:
@@ -115,12 +118,34 @@ class Context(BaseContext):
         assert self._partner is None or isinstance(self._partner, Partner)
         return self._partner
 
+    async def staff(self) -> StaffActor | None:
+        """The member of staff whose session token (bearer only) authenticates this request."""
+        if self._staff is _UNRESOLVED:
+            token = self.bearer_token
+            self._staff = (
+                await staff.authenticate_staff(self.deps, token)
+                if token and looks_like_staff_token(token)
+                else None
+            )
+        assert self._staff is None or isinstance(self._staff, StaffActor)
+        return self._staff
+
+    @cached_property
+    def bearer_token(self) -> str | None:
+        """The token of ``Authorization: Bearer`` only (staff never use the cookie)."""
+        scheme, _, credentials = self.http.headers.get("authorization", "").partition(" ")
+        return credentials.strip() or None if scheme.lower() == "bearer" else None
+
     async def session(self) -> Session | None:
         """The caller's live customer session, looked up once per request; a GPC signal on a
         signed-in request is honoured before anything else happens."""
         if self._session is _UNRESOLVED:
             token = self.token
-            is_customer_token = token is not None and not looks_like_api_key(token)
+            is_customer_token = (
+                token is not None
+                and not looks_like_api_key(token)
+                and not looks_like_staff_token(token)
+            )
             session = await identity.authenticate(self.deps, token) if is_customer_token else None
             if session is not None:
                 await consent.honour_gpc_signal(self.deps, session, self.gpc_signal, self.client)

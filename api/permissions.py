@@ -11,6 +11,7 @@ from strawberry.types import Info
 from api.context import Context
 from domain.identity.model import Session
 from domain.partners.model import Partner
+from domain.staff.model import Permission, StaffActor, looks_like_staff_token
 
 
 class IsCustomer(BasePermission):
@@ -52,3 +53,39 @@ async def calling_partner(info: Info[Context, Any]) -> Partner:
     partner = await info.context.partner()
     assert partner is not None, "use with IsPartner"
     return partner
+
+
+class StaffMay(BasePermission):
+    """The caller is a signed-in member of staff whose role allows ``permission``. Anyone else
+    is refused before the resolver runs, so nothing is read or written: a customer session or
+    a partner key is FORBIDDEN, no token (or an ended staff session) UNAUTHENTICATED."""
+
+    error_extensions = {"code": "FORBIDDEN"}
+
+    def __init__(self, permission: Permission) -> None:
+        self.permission = permission
+        self.message = (
+            f"Your staff role may not do this ({permission.value.lower().replace('_', ' ')})."
+        )
+
+    async def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
+        actor = await info.context.staff()
+        if actor is not None:
+            return actor.member.may(self.permission)
+        token = info.context.token
+        if token is None or looks_like_staff_token(token):
+            raise GraphQLError(
+                "Sign in as staff (staffLogin) and send the token as Authorization: Bearer.",
+                extensions={"code": "UNAUTHENTICATED"},
+            )
+        raise GraphQLError(
+            "Staff fields are not for customer sessions or partner keys.",
+            extensions={"code": "FORBIDDEN"},
+        )
+
+
+async def staff_actor(info: Info[Context, Any]) -> StaffActor:
+    """The member of staff that :class:`StaffMay` has already checked."""
+    actor = await info.context.staff()
+    assert actor is not None, "use with StaffMay"
+    return actor

@@ -23,6 +23,7 @@ from api.customer import register as registration
 from api.errors import MASKED_MESSAGE, is_deliberate, redact
 from api.partner import consent as partner_consent
 from api.partner import webhooks as partner_webhooks
+from api.staff import login as staff_sign_in
 
 log = logging.getLogger("datarights.graphql")
 
@@ -55,6 +56,8 @@ class Mutation:
     request_data_export = export.request_data_export
     request_account_deletion = erasure.request_account_deletion
     confirm_account_deletion = erasure.confirm_account_deletion
+    staff_login = staff_sign_in.staff_login
+    staff_logout = staff_sign_in.staff_logout
 
 
 class DataRightsSchema(strawberry.Schema):

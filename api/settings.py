@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     # Sessions and their cookie. Secure and the __Host- prefix may only be dropped in development.
     session_idle_minutes: int = Field(default=30, ge=1)
     session_absolute_hours: int = Field(default=12, ge=1)
+    # Staff sessions are separate and shorter; staff authenticate with a bearer token only.
+    staff_session_idle_minutes: int = Field(default=15, ge=1)
+    staff_session_absolute_hours: int = Field(default=8, ge=1)
     cookie_secure: bool | None = None
 
     # Peers whose X-Forwarded-For is believed (load balancers): IPs or networks, separated by
@@ -80,6 +83,7 @@ class Settings(BaseSettings):
     registrations_per_ip: str = "20 per hour"
     password_resets_per_address: str = "5 per hour"
     password_resets_per_ip: str = "20 per hour"
+    staff_login_attempts_per_account: str = "5 per 15 minutes"
     # Counters in memory are per process: with several workers or replicas every limit is
     # multiplied. Production needs DATARIGHTS_REDIS_URL unless this says one process is all.
     rate_limits_in_memory: bool = False

@@ -9,6 +9,7 @@ from domain.consent.model import ConsentDefaults
 from domain.identity.model import SessionPolicy
 from domain.ports import Clock, HostResolver, PasswordHasher, RateLimiter, UnitOfWorkFactory
 from domain.requests.deadlines import WorkingCalendar
+from domain.staff.model import StaffSessionPolicy
 from domain.webhooks.model import RetryPolicy
 from domain.webhooks.targets import NoResolver, TargetRules
 
@@ -45,6 +46,7 @@ class Dependencies:
     limiter: RateLimiter
     links: AccountLinks
     sessions: SessionPolicy = field(default_factory=SessionPolicy)
+    staff_sessions: StaffSessionPolicy = field(default_factory=StaffSessionPolicy)
     consent_defaults: ConsentDefaults = field(default_factory=ConsentDefaults)
     # Webhooks: where they may go (production's rules unless the application relaxes them),
     # how names are resolved to check that, and how failed deliveries are retried.

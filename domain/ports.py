@@ -550,6 +550,7 @@ class Throttle(enum.Enum):
     REGISTRATION_IP = "registration-ip"
     PASSWORD_RESET = "password-reset"
     PASSWORD_RESET_IP = "password-reset-ip"
+    STAFF_LOGIN = "staff-login"
 
 
 class RateLimiter(Protocol):

@@ -94,17 +94,9 @@ async def set_communication_preferences(
     client: ClientInfo,
 ) -> dict[Subject, ConsentState]:
     """Subscribe to or unsubscribe from topics; account and security mail cannot be refused."""
-    problems = _duplicates([topic for topic, _ in choices])
-    for i, (topic, subscribed) in enumerate(choices):
-        if topic in MANDATORY_TOPICS and not subscribed:
-            problems.append(
-                Problem(
-                    ("preferences", str(i), "subscribed"),
-                    ErrorCode.NOT_OPTIONAL,
-                    "Account and security messages (sign-in, password resets, security notices) "
-                    "cannot be turned off.",
-                )
-            )
+    problems = duplicates([topic for topic, _ in choices]) + mandatory_refusals(
+        choices, "subscribed"
+    )
     if problems:
         raise DomainError(problems)
     return await _choose(deps, session.customer_id, dict(choices), client)
@@ -128,7 +120,7 @@ async def set_sharing_preferences(
 ) -> dict[Subject, ConsentState]:
     """Grant or withdraw sharing. While the browser sends a Global Privacy Control signal, a
     grant of a purpose it covers needs ``override_gpc``: the customer saw the conflict."""
-    problems = _duplicates([purpose for purpose, _ in choices])
+    problems = duplicates([purpose for purpose, _ in choices])
     if gpc_signal and not override_gpc:
         problems += [
             Problem(
@@ -243,7 +235,40 @@ async def _apply(
     return states
 
 
-def _duplicates(subjects: Sequence[Subject]) -> list[Problem]:
+def mandatory_refusals(
+    choices: Sequence[tuple[Subject, bool]], flag: str = "granted"
+) -> list[Problem]:
+    """Account and security mail cannot be turned off, by the customer or for them."""
+    return [
+        Problem(
+            ("preferences", str(i), flag),
+            ErrorCode.NOT_OPTIONAL,
+            "Account and security messages (sign-in, password resets, security notices) "
+            "cannot be turned off.",
+        )
+        for i, (subject, on) in enumerate(choices)
+        if subject in MANDATORY_TOPICS and not on
+    ]
+
+
+async def apply_choices(
+    uow: UnitOfWork,
+    deps: Dependencies,
+    customer_id: uuid.UUID,
+    wanted: Mapping[Subject, bool],
+    *,
+    actor: Actor,
+    source: Source,
+    request_id: uuid.UUID | None = None,
+) -> dict[Subject, ConsentState]:
+    """Change choices on the customer's behalf (no client of theirs to record), inside the
+    caller's transaction."""
+    return await _apply(
+        uow, deps, customer_id, wanted, None, source=source, actor=actor, request_id=request_id
+    )
+
+
+def duplicates(subjects: Sequence[Subject]) -> list[Problem]:
     seen: set[Subject] = set()
     problems = []
     for i, subject in enumerate(subjects):

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.dependencies import Dependencies
+from domain.staff.model import StaffRole
+from domain.staff.totp import code_at
+from domain.staff.use_cases import NewStaffMember, create_staff
 from persistence.tables import outbox_messages
 from tests.api.documents import REGISTER
 from tests.factories import registration
 from tests.graphql import GraphQLClient
+
+STAFF_PASSWORD = "quiet harbour lantern 42 staff"
 
 
 async def register(client: GraphQLClient, **changes: Any) -> tuple[str, dict[str, Any]]:
@@ -43,3 +50,38 @@ async def mailed_token(engine: AsyncEngine, kind: str, to: str) -> str:
 
 def codes(errors: list[dict[str, Any]]) -> set[tuple[tuple[str, ...] | None, str]]:
     return {(tuple(e["field"]) if e["field"] else None, e["code"]) for e in errors}
+
+
+STAFF_LOGIN = """
+mutation ($input: StaffLoginInput!) {
+  staffLogin(input: $input) { token staff { reference role } errors { field code message } }
+}
+"""
+
+
+async def staff_member(
+    deps: Dependencies, role: StaffRole, email: str | None = None
+) -> NewStaffMember:
+    """A staff account made as the CLI makes it (password STAFF_PASSWORD)."""
+    address = email or f"{role.value.lower()}-{uuid.uuid4().hex[:8]}@staff.example"
+    return await create_staff(deps, address, role, STAFF_PASSWORD)
+
+
+async def staff_token(
+    client: GraphQLClient, deps: Dependencies, role: StaffRole = StaffRole.PRIVACY_OFFICER
+) -> str:
+    """A new member of staff with ``role``, signed in over HTTP: their bearer token."""
+    created = await staff_member(deps, role)
+    data = await client.data(
+        STAFF_LOGIN,
+        {
+            "input": {
+                "email": created.member.email,
+                "password": STAFF_PASSWORD,
+                "totp": code_at(created.member.totp_secret, deps.clock.now()),
+            }
+        },
+    )
+    payload = data["staffLogin"]
+    assert payload["errors"] == [], payload["errors"]
+    return str(payload["token"])

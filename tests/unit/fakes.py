@@ -625,6 +625,7 @@ DEFAULT_LIMITS: Mapping[Throttle, int] = {
     Throttle.REGISTRATION_IP: 20,
     Throttle.PASSWORD_RESET: 5,
     Throttle.PASSWORD_RESET_IP: 20,
+    Throttle.STAFF_LOGIN: 5,
 }
 
 

@@ -1,0 +1,1 @@
+"""GraphQL operations for staff: sign-in, logged reads of records, the request queue."""
