@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from graphql import GraphQLError
@@ -55,18 +56,13 @@ async def calling_partner(info: Info[Context, Any]) -> Partner:
     return partner
 
 
-class StaffMay(BasePermission):
+class _StaffPermission(BasePermission):
     """The caller is a signed-in member of staff whose role allows ``permission``. Anyone else
     is refused before the resolver runs, so nothing is read or written: a customer session or
     a partner key is FORBIDDEN, no token (or an ended staff session) UNAUTHENTICATED."""
 
+    permission: Permission
     error_extensions = {"code": "FORBIDDEN"}
-
-    def __init__(self, permission: Permission) -> None:
-        self.permission = permission
-        self.message = (
-            f"Your staff role may not do this ({permission.value.lower().replace('_', ' ')})."
-        )
 
     async def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
         actor = await info.context.staff()
@@ -82,6 +78,17 @@ class StaffMay(BasePermission):
             "Staff fields are not for customer sessions or partner keys.",
             extensions={"code": "FORBIDDEN"},
         )
+
+
+@functools.cache
+def StaffMay(permission: Permission) -> type[BasePermission]:
+    """The permission class for staff whose role allows ``permission``."""
+    words = permission.value.lower().replace("_", " ")
+    return type(
+        f"StaffMay{permission.value.title().replace('_', '')}",
+        (_StaffPermission,),
+        {"permission": permission, "message": f"Your staff role may not do this ({words})."},
+    )
 
 
 async def staff_actor(info: Info[Context, Any]) -> StaffActor:

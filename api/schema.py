@@ -24,6 +24,8 @@ from api.errors import MASKED_MESSAGE, is_deliberate, redact
 from api.partner import consent as partner_consent
 from api.partner import webhooks as partner_webhooks
 from api.staff import login as staff_sign_in
+from api.staff import records as staff_records
+from api.staff import requests as staff_requests
 
 log = logging.getLogger("datarights.graphql")
 
@@ -36,6 +38,9 @@ class Query:
     consent_state_at = partner_consent.consent_state_at
     consent_changes = partner_consent.consent_changes
     webhook_deliveries = partner_webhooks.webhook_deliveries
+    find_customer = staff_records.find_customer
+    customer_record = staff_records.customer_record
+    requests = staff_requests.requests_queue
 
 
 @strawberry.type
@@ -58,6 +63,13 @@ class Mutation:
     confirm_account_deletion = erasure.confirm_account_deletion
     staff_login = staff_sign_in.staff_login
     staff_logout = staff_sign_in.staff_logout
+    record_email_request = staff_requests.record_email_request
+    verify_request_identity = staff_requests.verify_request_identity
+    extend_request = staff_requests.extend_request
+    reject_request = staff_requests.reject_request
+    complete_request = staff_requests.complete_request
+    cancel_request = staff_requests.cancel_request
+    change_customer_preferences = staff_requests.change_customer_preferences
 
 
 class DataRightsSchema(strawberry.Schema):

@@ -78,7 +78,12 @@ class ConsentEntry:
     occurred_at: datetime.datetime
     actor: ConsentActor  # type: ignore[valid-type]
     source: ConsentSource  # type: ignore[valid-type]
-    policy_version: str | None
+    policy_version: str | None = strawberry.field(
+        description="The privacy-policy version in force when the change was made."
+    )
+    request_id: strawberry.ID | None = strawberry.field(
+        description="The data-subject request a member of staff acted on (source EMAIL_REQUEST)."
+    )
 
     @classmethod
     def of(cls, entry: model.ConsentEntry) -> ConsentEntry:
@@ -92,6 +97,7 @@ class ConsentEntry:
             actor=entry.actor,
             source=entry.source,
             policy_version=entry.policy_version,
+            request_id=strawberry.ID(str(entry.request_id)) if entry.request_id else None,
         )
 
 

@@ -11,6 +11,7 @@ import strawberry
 from strawberry.types import Info
 
 from api.context import Context
+from api.customer.access_log import AccessLogConnection, access_log
 from api.customer.consent import (
     CommunicationPreference,
     ConsentHistoryConnection,
@@ -127,6 +128,15 @@ class Customer:
             return await consent_history(info, uuid.UUID(self.id), first, after)
         except DomainError as error:
             raise bad_request(error.problems[0].message) from None
+
+    @strawberry.field(
+        description="Every look by staff at this record, with the reason they gave; newest "
+        "first (at most 100 a page)."
+    )
+    async def access_log(
+        self, info: Info[Context, Any], first: int = 20, after: str | None = None
+    ) -> AccessLogConnection:
+        return await access_log(info, uuid.UUID(self.id), first, after)
 
     @classmethod
     def of(cls, c: model.Customer) -> Customer:

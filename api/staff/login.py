@@ -9,12 +9,11 @@ import strawberry
 from strawberry.types import Info
 
 from api.context import Context
+from api.customer.access_log import StaffRole
 from api.errors import UserError, from_domain
 from domain.errors import DomainError
 from domain.staff import model
 from domain.staff import use_cases as staff
-
-StaffRole = strawberry.enum(model.StaffRole, description="What a member of staff may do.")
 
 
 @strawberry.type(description="The signed-in member of staff.")

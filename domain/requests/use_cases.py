@@ -8,7 +8,7 @@ from datetime import datetime
 from domain.consent.model import Actor
 from domain.dependencies import Dependencies
 from domain.errors import DomainError, ErrorCode
-from domain.ports import EmailMessage, UnitOfWork
+from domain.ports import EmailMessage, RequestQueueFilter, UnitOfWork
 from domain.requests.deadlines import ExtensionRefused, check_extension, due_at, end_of_day
 from domain.requests.model import (
     COMPLAINT_NOTICE,
@@ -21,6 +21,8 @@ from domain.requests.model import (
 )
 
 MAX_PAGE = 100
+MAX_NOTE = 2000
+MAX_METHOD = 200  # the column's width
 
 
 def _deadline(deps: Dependencies, type_: RequestType, start: datetime) -> datetime:
@@ -74,8 +76,7 @@ async def record_email_request(
     note: str | None,
 ) -> DataSubjectRequest:
     """An operator records a request that arrived by e-mail, as the statement invites."""
-    if received_at > deps.clock.now():
-        raise DomainError.single(ErrorCode.INVALID, "A request cannot be received in the future.")
+    _check_received(deps, received_at)
     async with deps.unit_of_work() as uow:
         customer = await uow.customers.get_by_email(customer_email.strip().lower())
         if customer is None:
@@ -89,12 +90,69 @@ async def record_email_request(
     return request
 
 
+async def record_email_request_for(
+    deps: Dependencies,
+    customer_id: uuid.UUID,
+    type_: RequestType,
+    received_at: datetime,
+    note: str | None,
+) -> DataSubjectRequest:
+    """The same, for a customer a member of staff has already found (by id)."""
+    _check_received(deps, received_at)
+    note = (note or "").strip() or None
+    if note is not None and len(note) > MAX_NOTE:
+        raise DomainError.single(
+            ErrorCode.TOO_LONG, f"Keep the note under {MAX_NOTE} characters.", "note"
+        )
+    async with deps.unit_of_work() as uow:
+        if await uow.customers.get(customer_id) is None:
+            raise DomainError.single(
+                ErrorCode.NOT_FOUND, "There is no such customer.", "customer_id"
+            )
+        request = await open_request(
+            uow, deps, customer_id, type_, Channel.EMAIL, received_at, Actor.STAFF, note
+        )
+        await uow.commit()
+    return request
+
+
+def _check_received(deps: Dependencies, received_at: datetime) -> None:
+    if received_at.tzinfo is None:
+        raise DomainError.single(
+            ErrorCode.INVALID, "Give the time with its offset (e.g. Z).", "received_at"
+        )
+    if received_at > deps.clock.now():
+        raise DomainError.single(
+            ErrorCode.INVALID, "A request cannot be received in the future.", "received_at"
+        )
+
+
+async def request_queue(
+    deps: Dependencies,
+    status: RequestStatus | None,
+    overdue: bool,
+    first: int,
+    after: int | None,
+) -> list[tuple[int, DataSubjectRequest]]:
+    """Every customer's requests, oldest first, optionally only one status or only those
+    past their due date (one more than asked, to tell whether more follow)."""
+    if not 0 <= first <= MAX_PAGE:
+        raise DomainError.single(ErrorCode.OUT_OF_RANGE, f"Ask for 0 to {MAX_PAGE}.", "first")
+    where = RequestQueueFilter(status, deps.clock.now() if overdue else None)
+    async with deps.unit_of_work() as uow:
+        return await uow.request_queue.page(where, first + 1, after)
+
+
 async def verify_identity(
     deps: Dependencies, request_id: uuid.UUID, method: str, actor: Actor = Actor.STAFF
 ) -> DataSubjectRequest:
     """The sender is the customer: the clock starts now."""
     if not method.strip():
-        raise DomainError.single(ErrorCode.REQUIRED, "Say how the identity was verified.")
+        raise DomainError.single(ErrorCode.REQUIRED, "Say how the identity was verified.", "method")
+    if len(method.strip()) > MAX_METHOD:
+        raise DomainError.single(
+            ErrorCode.TOO_LONG, f"Say it in at most {MAX_METHOD} characters.", "method"
+        )
     async with deps.unit_of_work() as uow:
         request = await _load(uow, request_id)
         if request.status is not RequestStatus.IDENTITY_PENDING:

@@ -283,24 +283,25 @@ async def change_preferences_on_request(
     deps: Dependencies,
     actor: StaffActor,
     request_id: uuid.UUID,
-    choices: Sequence[tuple[Subject, bool]],
+    communication: Sequence[tuple[Subject, bool]],
+    sharing: Sequence[tuple[Subject, bool]],
 ) -> dict[Subject, ConsentState]:
     """Change a customer's choices as they asked by e-mail: the ledger names the member of
     staff as actor, the e-mail request as source and the request itself. The change is an
     access to the record, logged as a legal requirement (acting on the customer's request)."""
     require(actor, Permission.CHANGE_PREFERENCES)
-    problems = consent.duplicates([subject for subject, _ in choices])
-    problems += consent.mandatory_refusals(choices)
-    if not choices:
-        problems.append(
-            Problem(("preferences",), ErrorCode.REQUIRED, "Name at least one choice to change.")
-        )
+    problems = _located(
+        consent.duplicates([s for s, _ in communication])
+        + consent.mandatory_refusals(communication, "subscribed"),
+        "communication",
+    ) + _located(consent.duplicates([s for s, _ in sharing]), "sharing")
+    if not communication and not sharing:
+        problems.append(Problem((), ErrorCode.REQUIRED, "Name at least one choice to change."))
     if problems:
         raise DomainError(problems)
     async with deps.unit_of_work() as uow:
         request = await uow.requests.get(request_id)
-        _check_acting_on(request, request_id)
-        assert request is not None
+        request = _check_acting_on(request, request_id)
         await _log_access(
             uow,
             deps,
@@ -314,7 +315,7 @@ async def change_preferences_on_request(
             uow,
             deps,
             request.customer_id,
-            dict(choices),
+            dict([*communication, *sharing]),
             actor=Actor.STAFF,
             source=Source.EMAIL_REQUEST,
             request_id=request.id,
@@ -323,7 +324,14 @@ async def change_preferences_on_request(
     return states
 
 
-def _check_acting_on(request: DataSubjectRequest | None, request_id: uuid.UUID) -> None:
+def _located(problems: list[Problem], name: str) -> list[Problem]:
+    """Problems found under ``preferences`` moved to the input list ``name``."""
+    return [Problem((name, *p.field[1:]), p.code, p.message) for p in problems]
+
+
+def _check_acting_on(
+    request: DataSubjectRequest | None, request_id: uuid.UUID
+) -> DataSubjectRequest:
     if request is None:
         raise DomainError.single(
             ErrorCode.NOT_FOUND, f"There is no request {request_id}.", "request_id"
@@ -343,3 +351,4 @@ def _check_acting_on(request: DataSubjectRequest | None, request_id: uuid.UUID) 
             else f"The request is {request.status.value.lower()}.",
             "request_id",
         )
+    return request
