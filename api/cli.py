@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from api.cli_requests import add_request_commands
+from api.cli_staff import add_staff_commands
 from api.cli_support import refused, settings_or_exit, with_dependencies
 from api.settings import Settings
 from domain.errors import DomainError
@@ -285,6 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     w.set_defaults(run=partners_webhook_remove)
 
     add_request_commands(commands)
+    add_staff_commands(commands)
 
     p = commands.add_parser(
         "purge", help="retention: forget old client addresses, expired sessions and tokens"

@@ -1,11 +1,15 @@
-"""Fixtures of the webhook tests: a real receiver on loopback and the worker's HTTP sender."""
+"""Fixtures of the API tests: the `datarights` command in-process, and for the webhook tests
+a real receiver on loopback and the worker's HTTP sender."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
+from api.cli import main
 from api.network import HttpxWebhookSender
 from tests.api.webhook_receiver import Receiver, receiving
 
@@ -22,3 +26,18 @@ async def sender() -> AsyncIterator[HttpxWebhookSender]:
     sending = HttpxWebhookSender(timeout_seconds=2)
     yield sending
     await sending.close()
+
+
+@pytest.fixture
+def cli(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Any:
+    """Run `datarights ARGS…` against the test database: (exit code, stdout, stderr)."""
+    monkeypatch.setenv("DATARIGHTS_DATABASE_URL", database_url)
+
+    async def run(*args: str) -> tuple[int, str, str]:
+        code = await asyncio.to_thread(main, list(args))
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

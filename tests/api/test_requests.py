@@ -3,15 +3,12 @@ what the customer sees of them in `me { requests }`."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.cli import main
 from domain.requests.deadlines import add_months
 from tests.api.helpers import outbox, register
 from tests.conftest import snapshot
@@ -31,20 +28,6 @@ query Requests($first: Int!, $after: String) {
   }
 }
 """
-
-
-@pytest.fixture
-def cli(
-    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Any:
-    monkeypatch.setenv("DATARIGHTS_DATABASE_URL", database_url)
-
-    async def run(*args: str) -> tuple[int, str, str]:
-        code = await asyncio.to_thread(main, list(args))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
 
 
 async def my_requests(client: GraphQLClient, token: str) -> list[dict[str, Any]]:
