@@ -124,6 +124,14 @@ async def export_sections(
     yield "signIns", _sign_ins(uow, customer_id)
     yield "profileChanges", _changes(uow, customer_id)
     yield "requests", [_request(r) for r in await uow.exports.requests(customer_id)]
+    yield "accessLog", _access_log(uow, customer_id)
+    yield (
+        "policyAcknowledgements",
+        [
+            {"version": a.version, "acknowledgedAt": a.acknowledged_at.isoformat()}
+            for a in await uow.policies.acknowledgements_of(customer_id)
+        ],
+    )
     yield (
         "recipients",
         [
@@ -139,6 +147,19 @@ async def export_sections(
     )
 
 
+async def _access_log(uow: UnitOfWork, customer_id: uuid.UUID) -> AsyncIterator[dict[str, Any]]:
+    """Every look by staff, oldest first, as the customer sees it in the API."""
+    async for entry in uow.exports.access_log(customer_id):
+        yield {
+            "occurredAt": entry.occurred_at.isoformat(),
+            "reason": entry.reason.value,
+            "note": entry.note,
+            "operation": entry.operation.value,
+            "staffRole": entry.staff_role.value,
+            "staffReference": entry.staff_reference,
+        }
+
+
 async def _ledger(entries: AsyncIterator[ConsentEntry]) -> AsyncIterator[dict[str, Any]]:
     async for e in entries:
         yield {
@@ -149,6 +170,7 @@ async def _ledger(entries: AsyncIterator[ConsentEntry]) -> AsyncIterator[dict[st
             "actor": e.actor.value,
             "source": e.source.value,
             "policyVersion": e.policy_version,
+            "requestId": str(e.request_id) if e.request_id else None,
         }
 
 

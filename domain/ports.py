@@ -12,12 +12,14 @@ from typing import Protocol, Self
 
 from domain.consent.model import ConsentEntry, ConsentState, SharingPurpose, Subject
 from domain.identity.model import AccountToken, ClientInfo, Session, SignInEvent, TokenPurpose
+from domain.mail.model import MailOutcome, NoticeProgress, QueuedEmail, Settlement
 from domain.partners.model import Partner, PartnerKey
 from domain.policies.model import Acknowledgement, PolicyVersion
 from domain.profile.card import CardDetails
 from domain.profile.model import Customer, ProfileChange
 from domain.requests.model import DataSubjectRequest, RequestStatus
 from domain.staff.model import AccessLogEntry, StaffMember, StaffSession
+from domain.statistics.model import Dimension, RawValue
 from domain.webhooks.model import (
     ClaimedDelivery,
     WebhookAttempt,
@@ -48,6 +50,13 @@ class CustomerRepository(Protocol):
 
         Returns False on a concurrent change; raises :class:`EmailAlreadyTaken` as ``add``.
         """
+        ...
+
+    async def contacts(
+        self, after: uuid.UUID | None, limit: int
+    ) -> list[tuple[uuid.UUID, str]]:
+        """Up to ``limit`` customers' (id, e-mail address) in id order, after ``after``: a
+        page of everyone to write to."""
         ...
 
 
@@ -410,6 +419,8 @@ class ExportReader(Protocol):
 
     def profile_changes(self, customer_id: uuid.UUID) -> AsyncIterator[ProfileChange]: ...
 
+    def access_log(self, customer_id: uuid.UUID) -> AsyncIterator[AccessLogEntry]: ...
+
     async def requests(self, customer_id: uuid.UUID) -> list[DataSubjectRequest]: ...
 
     async def recipients(self, customer_id: uuid.UUID) -> list[Recipient]: ...
@@ -458,17 +469,56 @@ class AccountTokenRepository(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class EmailMessage:
-    """One e-mail to send; ``kind`` names the template so logs never need the content."""
+    """One e-mail to send; ``kind`` names the template so logs never need the content, and
+    ``reference`` what a bulk mailing is about (a policy version), to count its progress."""
 
     kind: str
     to: str
     subject: str
     body: str
+    reference: str | None = None
 
 
 class Mailer(Protocol):
     async def send(self, message: EmailMessage, *, about: uuid.UUID | None = None) -> None:
         """Queue the message; it leaves with the transaction it was queued in, or not at all."""
+        ...
+
+    async def send_many(self, messages: Sequence[tuple[EmailMessage, uuid.UUID]]) -> None:
+        """Queue a batch, each message with the customer it is about, as ``send`` does."""
+        ...
+
+
+class MailOutbox(Protocol):
+    """The queue of e-mails as a relay works through it."""
+
+    async def claim_due(
+        self, now: datetime, lease_until: datetime, limit: int
+    ) -> list[QueuedEmail]:
+        """Take up to ``limit`` messages neither sent nor failed whose next try is due, oldest
+        first, that nobody holds, and hold them until ``lease_until``. Concurrent relays never
+        take the same one while its lease runs; a lease left to expire frees it."""
+        ...
+
+    async def settle(self, message: QueuedEmail, settlement: Settlement) -> bool:
+        """Write the message's new state and release it, if its claim still holds; False when
+        the lease had passed to another relay (which then owns the message)."""
+        ...
+
+    async def release(self, messages: Sequence[QueuedEmail]) -> None:
+        """Let go of claimed messages without trying them (their claim still holding)."""
+        ...
+
+    async def progress(self, kind: str, reference: str) -> NoticeProgress:
+        """How many messages of this kind about ``reference`` were queued, sent and failed."""
+        ...
+
+
+class MailTransport(Protocol):
+    """Hands messages to a mail server (SMTP) on their way out of the outbox."""
+
+    async def send(self, message: QueuedEmail) -> MailOutcome:
+        """Try once; never raises for the server's faults (they are the outcome)."""
         ...
 
 
@@ -507,11 +557,13 @@ class UnitOfWork(Protocol):
     staff: StaffRepository
     access_log: AccessLog
     policies: PolicyRepository
+    statistics: StatisticsReadModel
     profile_changes: ProfileChangeRepository
     retention: Retention
     erasure: Erasure
     exports: ExportReader
     mailer: Mailer
+    mail_outbox: MailOutbox
     cards: CardVault
 
     async def __aenter__(self) -> Self: ...
@@ -563,3 +615,12 @@ class RateLimiter(Protocol):
         ...
 
     async def clear(self, throttle: Throttle, key: str) -> None: ...
+
+
+class StatisticsReadModel(Protocol):
+    """Counts for aggregate statistics, each in one grouped statement."""
+
+    async def counts(self, dimension: Dimension) -> dict[RawValue, int]:
+        """How many customers hold each stored value of ``dimension`` (None: no value), over
+        those whose current choice lets them be counted in aggregate statistics."""
+        ...

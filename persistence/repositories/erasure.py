@@ -8,6 +8,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from persistence.tables import (
+    access_log,
     account_tokens,
     consent_ledger,
     consent_ledger_context,
@@ -49,5 +50,10 @@ class SqlErasure:
             update(request_status_changes)
             .where(request_status_changes.c.request_id.in_(mine))
             .values(reason=None)
+        )
+        # The access log stays as evidence of who looked and why, without the staff's notes
+        # (which may describe the person).
+        await execute(
+            update(access_log).where(access_log.c.customer_id == customer_id).values(note=None)
         )
         await execute(delete(customers).where(customers.c.id == customer_id))

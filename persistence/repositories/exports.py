@@ -14,9 +14,12 @@ from domain.identity.model import SignInEvent
 from domain.ports import DataExport, Recipient
 from domain.profile.model import ProfileChange
 from domain.requests.model import DataSubjectRequest
+from domain.staff.model import AccessLogEntry
 from persistence.repositories.consent import entry_from_row
 from persistence.repositories.requests import SqlRequestRepository
+from persistence.repositories.staff import access_entry
 from persistence.tables import (
+    access_log,
     consent_ledger,
     data_exports,
     partner_read_customers,
@@ -81,6 +84,15 @@ class SqlExportReader:
         )
         async for row in self._stream(query):
             yield ProfileChange(row["customer_id"], row["field"], row["changed_at"], row["actor"])
+
+    async def access_log(self, customer_id: uuid.UUID) -> AsyncIterator[AccessLogEntry]:
+        query = (
+            select(access_log)
+            .where(access_log.c.customer_id == customer_id)
+            .order_by(access_log.c.id)
+        )
+        async for row in self._stream(query):
+            yield access_entry(row)
 
     async def requests(self, customer_id: uuid.UUID) -> list[DataSubjectRequest]:
         found = await SqlRequestRepository(self._conn).of_customer(customer_id, 10_000, None)

@@ -153,17 +153,18 @@ class SqlAccessLog:
         if before is not None:
             query = query.where(access_log.c.id < before)
         query = query.order_by(access_log.c.id.desc()).limit(first)
-        return [
-            AccessLogEntry(
-                customer_id=row["customer_id"],
-                staff_id=row["staff_id"],
-                staff_reference=row["staff_reference"],
-                staff_role=StaffRole(row["staff_role"]),
-                operation=AccessOperation(row["operation"]),
-                reason=AccessReason(row["reason"]),
-                note=row["note"],
-                occurred_at=row["occurred_at"],
-                id=row["id"],
-            )
-            for row in (await self._conn.execute(query)).mappings()
-        ]
+        return [access_entry(row) for row in (await self._conn.execute(query)).mappings()]
+
+
+def access_entry(row: RowMapping) -> AccessLogEntry:
+    return AccessLogEntry(
+        customer_id=row["customer_id"],
+        staff_id=row["staff_id"],
+        staff_reference=row["staff_reference"],
+        staff_role=StaffRole(row["staff_role"]),
+        operation=AccessOperation(row["operation"]),
+        reason=AccessReason(row["reason"]),
+        note=row["note"],
+        occurred_at=row["occurred_at"],
+        id=row["id"],
+    )

@@ -9,6 +9,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.dependencies import Dependencies
+from domain.staff.model import StaffRole
 from persistence.tables import consent_ledger, data_subject_requests, metadata
 from tests.api.documents import (
     CONFIRM_DELETION,
@@ -19,7 +21,7 @@ from tests.api.documents import (
     SET_SHARING,
     UPDATE_PROFILE,
 )
-from tests.api.helpers import codes, mailed_token, register
+from tests.api.helpers import codes, mailed_token, register, staff_token
 from tests.conftest import FakeClock, snapshot
 from tests.factories import PASSWORD, registration
 from tests.graphql import GraphQLClient
@@ -65,6 +67,7 @@ def marked() -> tuple[dict[str, Any], list[str]]:
         "+442079460124",
         f"useragent{tag}",
         f"renamed{tag}",
+        f"staffnote{tag}",
         *(v for v in address("home").values() if v != "GB"),
         *(v for v in address("bill").values() if v != "GB"),
     ]
@@ -80,7 +83,10 @@ async def everything_stored(engine: AsyncEngine) -> str:
 
 
 async def test_erasure_leaves_no_trace_of_the_customer_anywhere(
-    client: GraphQLClient, engine: AsyncEngine, captured_logs: pytest.LogCaptureFixture
+    client: GraphQLClient,
+    deps: Dependencies,
+    engine: AsyncEngine,
+    captured_logs: pytest.LogCaptureFixture,
 ) -> None:
     # given a customer who used every feature, from a browser with a marked user agent
     value, markers = marked()
@@ -94,6 +100,14 @@ async def test_erasure_leaves_no_trace_of_the_customer_anywhere(
     share = {"input": {"preferences": [{"purpose": "PARTNER_OFFERS", "granted": True}]}}
     await client.data(SET_SHARING, share, token=token)
     await client.data(REQUEST_RESET, {"input": {"email": value["email"]}})
+    staff = await staff_token(client, deps, StaffRole.SUPPORT)
+    look = {"id": customer["id"], "reason": "SUPPORT_ISSUE", "note": f"staffnote{tag} about a bill"}
+    await client.data(
+        "query ($id: ID!, $reason: AccessReason!, $note: String!) "
+        "{ customerRecord(customerId: $id, reason: $reason, note: $note) { id } }",
+        look,
+        token=staff,
+    )
     before_erasure = await everything_stored(engine)
     for marker in markers:
         assert marker in before_erasure or marker.startswith("name"), marker

@@ -15,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.consent.model import SharingPurpose
 from domain.dependencies import Dependencies
 from domain.partners import use_cases as partners
+from domain.staff.model import StaffRole
 from persistence.tables import data_subject_requests
 from tests.api.documents import LOGIN, SET_SHARING, UPDATE_PROFILE
-from tests.api.helpers import register
+from tests.api.helpers import register, staff_token
 from tests.conftest import FakeClock
 from tests.factories import PASSWORD, VISA
 from tests.graphql import GraphQLClient
@@ -61,6 +62,14 @@ async def test_the_export_holds_everything_and_matches_its_schema(
     await client.data(SET_SHARING, share, token=token)
     key = (await partners.create_partner(deps, "Acme", [SharingPurpose.PARTNER_OFFERS])).key
     await client.data(STATES, {"ids": [customer["id"]]}, token=key)
+    staff = await staff_token(client, deps, StaffRole.SUPPORT)
+    look = {"id": customer["id"], "reason": "SUPPORT_ISSUE", "note": "Ticket 9 about billing"}
+    await client.data(
+        "query ($id: ID!, $reason: AccessReason!, $note: String!) "
+        "{ customerRecord(customerId: $id, reason: $reason, note: $note) { id } }",
+        look,
+        token=staff,
+    )
     # when
     opened = await export_of(client, token)
     response = await client.http.get(
@@ -91,6 +100,14 @@ async def test_the_export_holds_everything_and_matches_its_schema(
     assert await request_status(engine) == "COMPLETED"
     assert document["recipients"][0]["partner"] == "Acme"
     assert document["recipients"][0]["purposes"] == ["PARTNER_OFFERS"]
+    [entry] = document["accessLog"]
+    assert (entry["reason"], entry["note"], entry["staffRole"]) == (
+        "SUPPORT_ISSUE",
+        "Ticket 9 about billing",
+        "SUPPORT",
+    )
+    assert entry["staffReference"].startswith("S-")
+    assert document["policyAcknowledgements"] == []
 
 
 async def test_only_its_customer_downloads_an_export(client: GraphQLClient) -> None:
