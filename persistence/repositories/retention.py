@@ -15,6 +15,7 @@ from persistence.tables import (
     data_exports,
     sessions,
     sign_in_events,
+    staff_sessions,
 )
 
 
@@ -39,6 +40,9 @@ class SqlRetention:
             delete(consent_ledger_context).where(consent_ledger_context.c.entry_id.in_(old_entries))
         )
         ended = await self._conn.execute(delete(sessions).where(sessions.c.expires_at < now))
+        staff_ended = await self._conn.execute(
+            delete(staff_sessions).where(staff_sessions.c.expires_at < now)
+        )
         tokens = await self._conn.execute(
             delete(account_tokens).where(account_tokens.c.expires_at < now)
         )
@@ -46,5 +50,9 @@ class SqlRetention:
             delete(data_exports).where(data_exports.c.expires_at < now)
         )
         return Purged(
-            sign_ins.rowcount, contexts.rowcount, ended.rowcount, tokens.rowcount, exports.rowcount
+            sign_ins.rowcount,
+            contexts.rowcount,
+            ended.rowcount + staff_ended.rowcount,
+            tokens.rowcount,
+            exports.rowcount,
         )
