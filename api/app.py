@@ -95,6 +95,7 @@ def build_dependencies(settings: Settings) -> Dependencies:
         # plain HTTP to this machine.
         webhook_targets=TargetRules() if settings.production else TargetRules.development(),
         resolver=SystemResolver(),
+        aggregate_min_group_size=settings.aggregate_min_group_size,
     )
 
 

@@ -16,6 +16,7 @@ from strawberry.extensions import (
 )
 from strawberry.types import ExecutionContext
 
+from api import statistics
 from api.customer import consent, erasure, export, passwords, profile
 from api.customer import login as sign_in
 from api.customer import profile_fields as policy
@@ -38,6 +39,7 @@ class Query:
     consent_state_at = partner_consent.consent_state_at
     consent_changes = partner_consent.consent_changes
     webhook_deliveries = partner_webhooks.webhook_deliveries
+    aggregate_statistics = statistics.aggregate_statistics
     find_customer = staff_records.find_customer
     customer_record = staff_records.customer_record
     requests = staff_requests.requests_queue

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     requests_timezone: str = "Europe/London"
     requests_max_days: dict[str, int] = {}
 
+    # Aggregate statistics: k, the fewest customers a group must hold to be shown.
+    aggregate_min_group_size: int = Field(default=10, ge=2)
+
     # Rate limits, in the `limits` package's notation ("5 per 15 minutes").
     login_attempts_per_account: str = "5 per 15 minutes"
     login_attempts_per_ip: str = "100 per 15 minutes"

@@ -10,6 +10,7 @@ from domain.identity.model import SessionPolicy
 from domain.ports import Clock, HostResolver, PasswordHasher, RateLimiter, UnitOfWorkFactory
 from domain.requests.deadlines import WorkingCalendar
 from domain.staff.model import StaffSessionPolicy
+from domain.statistics.model import DEFAULT_MIN_GROUP_SIZE
 from domain.webhooks.model import RetryPolicy
 from domain.webhooks.targets import NoResolver, TargetRules
 
@@ -54,3 +55,5 @@ class Dependencies:
     resolver: HostResolver = field(default_factory=NoResolver)
     webhook_retries: RetryPolicy = field(default_factory=RetryPolicy)
     requests: RequestClock = field(default_factory=RequestClock)
+    # k of aggregate statistics: no group of fewer customers is ever shown.
+    aggregate_min_group_size: int = DEFAULT_MIN_GROUP_SIZE

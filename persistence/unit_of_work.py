@@ -26,6 +26,7 @@ from persistence.repositories.profile_changes import SqlProfileChangeRepository
 from persistence.repositories.requests import SqlRequestQueue, SqlRequestRepository
 from persistence.repositories.retention import SqlRetention
 from persistence.repositories.staff import SqlAccessLog, SqlStaffRepository
+from persistence.repositories.statistics import SqlStatisticsReadModel
 from persistence.repositories.webhooks import SqlWebhookRepository
 
 # A vault is built per transaction so that a local vault can write in the same one; a payment
@@ -59,6 +60,7 @@ class SqlUnitOfWork:
         self.staff = SqlStaffRepository(conn, self._keyring)
         self.access_log = SqlAccessLog(conn)
         self.policies = SqlPolicyRepository(conn)
+        self.statistics = SqlStatisticsReadModel(conn)
         self.profile_changes = SqlProfileChangeRepository(conn)
         self.retention = SqlRetention(conn)
         self.erasure = SqlErasure(conn)

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from domain.consent.model import SharingPurpose
+from domain.consent.model import PER_CUSTOMER_PURPOSES, SharingPurpose
 
 # Recognisable in logs and secret scanners; the rest is 256 random bits.
 KEY_PREFIX = "drp_"
@@ -32,6 +32,12 @@ class Partner:
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def per_customer_purposes(self) -> list[SharingPurpose]:
+        """The purposes it may ask about customer by customer (aggregate statistics are only
+        ever counted in groups), in a stable order."""
+        return [p for p in PER_CUSTOMER_PURPOSES if p in self.purposes]
 
 
 @dataclass(slots=True)

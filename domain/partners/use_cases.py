@@ -38,18 +38,13 @@ class IssuedKey:
 async def create_partner(
     deps: Dependencies, name: str, purposes: Sequence[SharingPurpose]
 ) -> IssuedKey:
-    """Register a partner for per-customer purposes and issue its first key."""
+    """Register a partner for sharing purposes (per customer, or aggregate statistics) and
+    issue its first key."""
     name = name.strip()
     if not name or len(name) > 100:
         raise DomainError.single(ErrorCode.INVALID, "A partner name has 1 to 100 characters.")
     if not purposes:
         raise DomainError.single(ErrorCode.REQUIRED, "Name at least one purpose.")
-    outside = [p.value for p in purposes if p not in PER_CUSTOMER_PURPOSES]
-    if outside:
-        raise DomainError.single(
-            ErrorCode.INVALID,
-            f"Partners read only per-customer purposes; not {', '.join(outside)}.",
-        )
     now = deps.clock.now()
     partner = Partner(uuid.uuid4(), name, frozenset(purposes), now)
     async with deps.unit_of_work() as uow:
@@ -171,7 +166,7 @@ async def consent_changes(
     if not 1 <= first <= MAX_CHANGES_PAGE:
         raise PartnerRefused(f"Ask for 1 to {MAX_CHANGES_PAGE:,} changes.")
     position = decode_feed_cursor(after)
-    purposes = sorted(partner.purposes, key=lambda p: p.value)
+    purposes = sorted(partner.per_customer_purposes, key=lambda p: p.value)
     async with deps.unit_of_work() as uow:
         rows = await uow.consent_reads.changes(position, purposes, first + 1)
         page = rows[:first]
@@ -201,7 +196,13 @@ def decode_feed_cursor(cursor: str | None) -> FeedPosition | None:
 
 def _allowed(partner: Partner, purposes: Sequence[SharingPurpose] | None) -> list[SharingPurpose]:
     if purposes is None:
-        return sorted(partner.purposes, key=lambda p: p.value)
+        return sorted(partner.per_customer_purposes, key=lambda p: p.value)
+    counted = [p.value for p in purposes if p not in PER_CUSTOMER_PURPOSES]
+    if counted:
+        raise NotRegisteredForPurpose(
+            f"{', '.join(counted)} is only ever counted in groups (aggregateStatistics), "
+            "never read per customer."
+        )
     outside = [p.value for p in purposes if p not in partner.purposes]
     if outside:
         raise NotRegisteredForPurpose(f"Not registered for {', '.join(outside)}.")

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-from domain.consent.model import ConsentEntry, SharingPurpose, Source
+from domain.consent.model import PER_CUSTOMER_PURPOSES, ConsentEntry, SharingPurpose, Source
 from domain.ports import UnitOfWork
 from domain.webhooks.model import WebhookDelivery, WebhookEndpoint
 
@@ -48,10 +48,11 @@ def deliveries_for(
     now: datetime,
 ) -> list[WebhookDelivery]:
     """One delivery per change and per active endpoint of a partner registered for its purpose.
-    Defaults written at registration are not changes anyone chose, so they are not sent."""
+    Defaults written at registration are not changes anyone chose, so they are not sent; nor
+    is a choice about aggregate statistics, which partners only ever see counted in groups."""
     deliveries = []
     for entry in entries:
-        if not isinstance(entry.subject, SharingPurpose) or entry.source is Source.DEFAULT:
+        if not _announced(entry):
             continue
         payload = consent_changed_payload(entry)
         for endpoint, purposes in listeners:
@@ -76,9 +77,7 @@ async def enqueue_consent_events(
     """Queue the events of entries just appended, in the caller's transaction: they are sent
     if and only if the change commits. Returns how many deliveries were queued."""
     purposes = {
-        e.subject
-        for e in entries
-        if isinstance(e.subject, SharingPurpose) and e.source is not Source.DEFAULT
+        e.subject for e in entries if isinstance(e.subject, SharingPurpose) and _announced(e)
     }
     if not purposes:
         return 0
@@ -87,3 +86,7 @@ async def enqueue_consent_events(
     if deliveries:
         await uow.webhooks.enqueue(deliveries)
     return len(deliveries)
+
+
+def _announced(entry: ConsentEntry) -> bool:
+    return entry.subject in PER_CUSTOMER_PURPOSES and entry.source is not Source.DEFAULT

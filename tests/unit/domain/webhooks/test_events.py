@@ -82,6 +82,16 @@ async def test_defaults_communication_choices_and_unchanged_choices_are_not_sent
     assert store.committed.webhook_deliveries == {}
 
 
+async def test_a_partner_registered_for_aggregate_statistics_never_hears_that_choice(
+    deps: Dependencies, store: InMemoryStore, ada: SignedIn
+) -> None:
+    await partners.create_partner(deps, "Globex", [OFFERS, SharingPurpose.AGGREGATE_STATISTICS])
+    await webhooks.add_webhook(deps, "Globex", OTHER_HOOK)
+    await share(deps, ada, (OFFERS, True), (SharingPurpose.AGGREGATE_STATISTICS, False))
+    (delivery,) = store.committed.webhook_deliveries.values()
+    assert json.loads(delivery.payload)["data"]["purpose"] == "PARTNER_OFFERS"
+
+
 async def test_a_removed_webhook_or_a_revoked_partner_hears_nothing_more(
     deps: Dependencies, store: InMemoryStore, ada: SignedIn, acme: IssuedWebhook
 ) -> None:
