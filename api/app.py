@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ from api.settings import Settings
 from domain.consent.model import ConsentDefaults
 from domain.dependencies import AccountLinks, Dependencies, RequestClock
 from domain.identity.model import SessionPolicy
+from domain.mail.model import MAIL_RETRIES
 from domain.ports import Throttle
 from domain.requests.deadlines import WorkingCalendar
 from domain.staff.model import StaffSessionPolicy
@@ -95,6 +97,10 @@ def build_dependencies(settings: Settings) -> Dependencies:
         # plain HTTP to this machine.
         webhook_targets=TargetRules() if settings.production else TargetRules.development(),
         resolver=SystemResolver(),
+        policy_calendar=WorkingCalendar(
+            settings.policy_country, settings.policy_subdivision, settings.policy_timezone
+        ),
+        mail_retries=dataclasses.replace(MAIL_RETRIES, max_attempts=settings.mail_max_attempts),
         aggregate_min_group_size=settings.aggregate_min_group_size,
     )
 

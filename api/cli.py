@@ -59,7 +59,7 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def worker(args: argparse.Namespace) -> int:
-    """Deliver the webhook outbox until stopped (or, with --once, what is due now)."""
+    """Deliver webhooks and relay e-mail until stopped (or, with --once, what is due now)."""
     from api.worker import work
     from persistence.migrate import pending
 
@@ -77,9 +77,11 @@ def worker(args: argparse.Namespace) -> int:
     poll = args.poll_interval if args.poll_interval is not None else settings.worker_poll_seconds
     total = asyncio.run(work(settings, once=args.once, poll_seconds=poll, batch=args.batch))
     if args.once:
+        hooks, mail = total.webhooks, total.mail
         print(
-            f"datarights: {total.delivered} delivered, {total.retrying} to retry, "
-            f"{total.failed} failed."
+            f"datarights: {hooks.delivered} delivered, {hooks.retrying} to retry, "
+            f"{hooks.failed} failed; e-mail: {mail.sent} sent, {mail.retrying} to retry, "
+            f"{mail.failed} failed."
         )
     return 0
 
@@ -236,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.set_defaults(run=serve)
 
     p = commands.add_parser(
-        "worker", help="deliver webhooks (several may run at once on PostgreSQL)"
+        "worker", help="deliver webhooks, relay e-mail (several may run at once on PostgreSQL)"
     )
     p.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
     p.add_argument(

@@ -16,6 +16,7 @@ from strawberry.extensions import (
 )
 from strawberry.types import ExecutionContext
 
+from api import policy as privacy_policy
 from api import statistics
 from api.customer import consent, erasure, export, passwords, profile
 from api.customer import login as sign_in
@@ -39,6 +40,10 @@ class Query:
     consent_state_at = partner_consent.consent_state_at
     consent_changes = partner_consent.consent_changes
     webhook_deliveries = partner_webhooks.webhook_deliveries
+    current_policy = privacy_policy.current_policy
+    upcoming_policy = privacy_policy.upcoming_policy
+    policy_notice_period = privacy_policy.policy_notice_period
+    policy_notices = privacy_policy.policy_notices
     aggregate_statistics = statistics.aggregate_statistics
     find_customer = staff_records.find_customer
     customer_record = staff_records.customer_record
@@ -63,6 +68,8 @@ class Mutation:
     request_data_export = export.request_data_export
     request_account_deletion = erasure.request_account_deletion
     confirm_account_deletion = erasure.confirm_account_deletion
+    acknowledge_policy = privacy_policy.acknowledge_policy
+    publish_policy_version = privacy_policy.publish_policy_version
     staff_login = staff_sign_in.staff_login
     staff_logout = staff_sign_in.staff_logout
     record_email_request = staff_requests.record_email_request

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Published in the source, so it is refused in production: it protects nothing.
@@ -76,6 +76,20 @@ class Settings(BaseSettings):
     requests_subdivision: str | None = "ENG"
     requests_timezone: str = "Europe/London"
     requests_max_days: dict[str, int] = {}
+
+    # A privacy-policy change takes effect at least 30 business days after it is announced,
+    # counted on this calendar (the public holidays of a country and subdivision, in a zone).
+    policy_country: str = "US"
+    policy_subdivision: str | None = None
+    policy_timezone: str = "UTC"
+
+    # The mail relay of `datarights worker`: smtp://host:25, smtp+starttls://user:pass@host:587
+    # or smtps://user:pass@host:465. Unset, e-mail stays in the outbox table (development).
+    smtp_url: SecretStr | None = None
+    mail_from: str = "privacy@localhost"
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    # Tries of a message the server defers before it is marked failed (backoff up to 4 hours).
+    mail_max_attempts: int = Field(default=12, ge=1, le=50)
 
     # Aggregate statistics: k, the fewest customers a group must hold to be shown.
     aggregate_min_group_size: int = Field(default=10, ge=2)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from domain.consent.model import ConsentDefaults
 from domain.identity.model import SessionPolicy
+from domain.mail.model import MAIL_RETRIES
 from domain.ports import Clock, HostResolver, PasswordHasher, RateLimiter, UnitOfWorkFactory
 from domain.requests.deadlines import WorkingCalendar
 from domain.staff.model import StaffSessionPolicy
@@ -57,3 +58,9 @@ class Dependencies:
     requests: RequestClock = field(default_factory=RequestClock)
     # k of aggregate statistics: no group of fewer customers is ever shown.
     aggregate_min_group_size: int = DEFAULT_MIN_GROUP_SIZE
+    # Where the 30 business days' notice of a policy change are counted.
+    policy_calendar: WorkingCalendar = field(
+        default_factory=lambda: WorkingCalendar("US", None, "UTC")
+    )
+    # How the mail relay retries a message that the server deferred.
+    mail_retries: RetryPolicy = MAIL_RETRIES

@@ -40,6 +40,7 @@ class ErrorCode(enum.Enum):
     INVALID_STATE = "INVALID_STATE"
     EXTENSION_REFUSED = "EXTENSION_REFUSED"
     GPC_CONFLICT = "GPC_CONFLICT"
+    NOTICE_TOO_SHORT = "NOTICE_TOO_SHORT"
 
 
 FieldPath = tuple[str, ...]

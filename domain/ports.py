@@ -52,9 +52,7 @@ class CustomerRepository(Protocol):
         """
         ...
 
-    async def contacts(
-        self, after: uuid.UUID | None, limit: int
-    ) -> list[tuple[uuid.UUID, str]]:
+    async def contacts(self, after: uuid.UUID | None, limit: int) -> list[tuple[uuid.UUID, str]]:
         """Up to ``limit`` customers' (id, e-mail address) in id order, after ``after``: a
         page of everyone to write to."""
         ...

@@ -20,6 +20,7 @@ from persistence.repositories.identity import (
     SqlSessionRepository,
     SqlSignInEventRepository,
 )
+from persistence.repositories.mail_outbox import SqlMailOutbox
 from persistence.repositories.partners import SqlConsentReadModel, SqlPartnerRepository
 from persistence.repositories.policies import SqlPolicyRepository
 from persistence.repositories.profile_changes import SqlProfileChangeRepository
@@ -67,6 +68,7 @@ class SqlUnitOfWork:
         self.exports = SqlExportReader(conn)
         self.webhooks = SqlWebhookRepository(conn, self._keyring)
         self.mailer = OutboxMailer(conn)
+        self.mail_outbox = SqlMailOutbox(conn)
         self.cards = self._card_vault(conn)
         return self
 

@@ -23,6 +23,7 @@ from api.customer.consent import (
 from api.customer.profile_changes import ProfileChangeConnection, profile_change_history
 from api.customer.requests import DataSubjectRequestConnection, customer_requests
 from api.errors import bad_request
+from api.policy import PolicyAcknowledgement, policy_acknowledgements
 from domain.errors import DomainError
 from domain.profile import model
 
@@ -137,6 +138,12 @@ class Customer:
         self, info: Info[Context, Any], first: int = 20, after: str | None = None
     ) -> AccessLogConnection:
         return await access_log(info, uuid.UUID(self.id), first, after)
+
+    @strawberry.field(description="The privacy-policy versions you acknowledged, oldest first.")
+    async def policy_acknowledgements(
+        self, info: Info[Context, Any]
+    ) -> list[PolicyAcknowledgement]:
+        return await policy_acknowledgements(info, uuid.UUID(self.id))
 
     @classmethod
     def of(cls, c: model.Customer) -> Customer:

@@ -134,6 +134,12 @@ class SqlCustomerRepository:
             raise EmailAlreadyTaken from error
         return result.rowcount == 1
 
+    async def contacts(self, after: uuid.UUID | None, limit: int) -> list[tuple[uuid.UUID, str]]:
+        query = select(customers.c.id, customers.c.email).order_by(customers.c.id).limit(limit)
+        if after is not None:
+            query = query.where(customers.c.id > after)
+        return [(row.id, row.email) for row in await self._conn.execute(query)]
+
     async def _one(self, condition: Any) -> Customer | None:
         row = (await self._conn.execute(select(customers).where(condition))).mappings().first()
         return customer_from_row(row) if row else None

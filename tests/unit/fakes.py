@@ -170,6 +170,10 @@ class InMemoryCustomers:
         self._tables.customers[customer.id] = saved
         return True
 
+    async def contacts(self, after: uuid.UUID | None, limit: int) -> list[tuple[uuid.UUID, str]]:
+        ids = sorted(i for i in self._tables.customers if after is None or i > after)
+        return [(i, self._tables.customers[i].email) for i in ids[:limit]]
+
 
 class InMemorySessions:
     def __init__(self, tables: Tables) -> None:
@@ -243,6 +247,9 @@ class InMemoryMailer:
 
     async def send(self, message: EmailMessage, *, about: uuid.UUID | None = None) -> None:
         self._tables.outbox.append(message)
+
+    async def send_many(self, messages: Sequence[tuple[EmailMessage, uuid.UUID]]) -> None:
+        self._tables.outbox.extend(message for message, _ in messages)
 
 
 class InMemoryCardVault:
