@@ -21,6 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     false,
+    text,
 )
 
 from persistence.types import UTCDateTime
@@ -162,6 +163,14 @@ outbox_messages = Table(
     Column("next_attempt_at", UTCDateTime),
     Column("failed_at", UTCDateTime),
     Index("ix_outbox_messages_kind_reference", "kind", "reference"),
+    # The relay's queue: only mail still to send, in order, however much sent mail piles up.
+    Index(
+        "ix_outbox_messages_unsent",
+        "created_at",
+        "id",
+        postgresql_where=text("sent_at IS NULL AND failed_at IS NULL"),
+        sqlite_where=text("sent_at IS NULL AND failed_at IS NULL"),
+    ),
 )
 
 # The local card vault: AES-GCM ciphertexts, each tagged with the id of the key that made it.
