@@ -309,6 +309,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if args.command != "migrate":
+        # Alembic's plug-in and context chatter says nothing to someone running another command.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     return int(args.run(args))
 
 
