@@ -43,11 +43,22 @@ class BillingPatch:
     organization_users: strawberry.Maybe[int | None]
 
 
+def expected_version_field() -> Any:
+    return strawberry.field(
+        default=None,
+        description=(
+            "The profile `version` this change was made from: if the profile has changed since, "
+            "the call is refused (code CONFLICT, nothing written). Left out, the change applies "
+            "to the profile as it then stands, field by field."
+        ),
+    )
+
+
 @strawberry.input(
     description=(
         "A field left out stays as it is, a value replaces it, and null clears it. Mandatory "
         "fields can be changed but not cleared (code REQUIRED). A new e-mail address needs "
-        "`currentPassword`."
+        "`currentPassword`. Concurrent changes of different fields all land."
     )
 )
 class UpdateProfileInput:
@@ -55,6 +66,7 @@ class UpdateProfileInput:
     current_password: str | None = strawberry.field(
         default=None, description="Required only to change the e-mail address."
     )
+    expected_version: int | None = expected_version_field()
     name: strawberry.Maybe[str | None]
     company_name: strawberry.Maybe[str | None]
     address: AddressPatch | None = None
@@ -69,7 +81,7 @@ class UpdateProfileInput:
 
     def patch(self) -> dict[FieldPath, Any]:
         patch: dict[FieldPath, Any] = {}
-        _collect(patch, (), self, exclude={"current_password"})
+        _collect(patch, (), self, exclude={"current_password", "expected_version"})
         return patch
 
 
@@ -100,7 +112,11 @@ async def update_profile(
     session = await customer_session(info)
     try:
         customer = await use_cases.update_profile(
-            info.context.deps, session, input.patch(), input.current_password
+            info.context.deps,
+            session,
+            input.patch(),
+            input.current_password,
+            input.expected_version,
         )
     except DomainError as error:
         return UpdateProfilePayload(errors=from_domain(error))
@@ -110,6 +126,7 @@ async def update_profile(
 @strawberry.input
 class RemoveOptionalInformationInput:
     fields: list[ProfileFieldNameEnum]  # type: ignore[valid-type]
+    expected_version: int | None = expected_version_field()
 
 
 @strawberry.mutation(
@@ -125,7 +142,9 @@ async def remove_optional_information(
     session = await customer_session(info)
     keys = [field.value for field in input.fields]
     try:
-        customer = await use_cases.remove_optional_information(info.context.deps, session, keys)
+        customer = await use_cases.remove_optional_information(
+            info.context.deps, session, keys, input.expected_version
+        )
     except DomainError as error:
         return UpdateProfilePayload(errors=from_domain(error))
     return UpdateProfilePayload(customer=Customer.of(customer))
@@ -134,6 +153,7 @@ async def remove_optional_information(
 @strawberry.input
 class UpdatePaymentCardInput:
     card: PaymentCardInput
+    expected_version: int | None = expected_version_field()
 
 
 @strawberry.mutation(
@@ -146,7 +166,7 @@ async def update_payment_card(
     session = await customer_session(info)
     try:
         customer = await use_cases.update_payment_card(
-            info.context.deps, session, input.card.form()
+            info.context.deps, session, input.card.form(), input.expected_version
         )
     except DomainError as error:
         return UpdateProfilePayload(errors=from_domain(error))

@@ -73,7 +73,7 @@ async def login(deps: Dependencies, email: str, password: str, client: ClientInf
         else None
     )
     async with deps.unit_of_work() as uow:
-        current = await uow.customers.get(customer.id)
+        current = await uow.customers.get_for_update(customer.id)
         # The password may have been changed or reset since it was checked: then it is stale.
         if current is None or current.password_hash != customer.password_hash:
             raise DomainError.single(ErrorCode.INVALID_CREDENTIALS, INVALID_CREDENTIALS)
@@ -126,9 +126,9 @@ async def change_password(
     checked_hash = customer.password_hash
     new_hash = await deps.hasher.hash(new_password)
     async with deps.unit_of_work() as uow:
-        customer = await load_customer(uow, session.customer_id)
+        customer = await lock_customer(uow, session.customer_id)
         if customer.password_hash != checked_hash:
-            raise _changed_meanwhile()
+            raise changed_meanwhile()
         customer.password_hash = new_hash
         customer.updated_at = deps.clock.now()
         await save_customer(uow, customer)
@@ -179,7 +179,7 @@ async def reset_password(deps: Dependencies, token: str, new_password: str) -> N
         now = deps.clock.now()
         if not await uow.tokens.mark_used(record.token_hash, now):
             raise _invalid_token()
-        customer = await load_customer(uow, record.customer_id)
+        customer = await lock_customer(uow, record.customer_id)
         customer.password_hash = new_hash
         customer.updated_at = now
         await save_customer(uow, customer)
@@ -193,7 +193,7 @@ async def verify_email(deps: Dependencies, token: str) -> Customer:
     async with deps.unit_of_work() as uow:
         now = deps.clock.now()
         record = await uow.tokens.get(secret_hash(token))
-        customer = await uow.customers.get(record.customer_id) if record else None
+        customer = await uow.customers.get_for_update(record.customer_id) if record else None
         if (
             record is None
             or customer is None
@@ -243,14 +243,25 @@ async def load_customer(uow: UnitOfWork, customer_id: uuid.UUID) -> Customer:
     return customer
 
 
+async def lock_customer(uow: UnitOfWork, customer_id: uuid.UUID) -> Customer:
+    """The customer as stored, held until the transaction ends so that a change made to it
+    cannot undo a concurrent one; refused if the account is gone."""
+    customer = await uow.customers.get_for_update(customer_id)
+    if customer is None:
+        raise DomainError.single(ErrorCode.INVALID, "This account no longer exists.")
+    return customer
+
+
 async def save_customer(uow: UnitOfWork, customer: Customer) -> None:
-    """Write the customer back, refusing if someone changed it in between."""
+    """Write the customer back, refusing if someone changed it in between (never, when it was
+    read with :func:`lock_customer` in the same transaction)."""
     if not await uow.customers.save(customer, customer.version):
-        raise _changed_meanwhile()
+        raise changed_meanwhile()
     customer.version += 1
 
 
-def _changed_meanwhile() -> DomainError:
+def changed_meanwhile() -> DomainError:
+    """The account changed under a call in a way that voids a check it made: try again."""
     return DomainError.single(
         ErrorCode.CONFLICT, "The account changed while this was being done; try again."
     )

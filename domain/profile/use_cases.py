@@ -14,8 +14,10 @@ from domain.identity.model import ClientInfo, Session
 from domain.identity.passwords import check_password, personal_words
 from domain.identity.use_cases import (
     SignedIn,
+    changed_meanwhile,
     check_current_password,
     load_customer,
+    lock_customer,
     save_customer,
     send_email_verification,
     start_session,
@@ -92,33 +94,45 @@ async def update_profile(
     session: Session,
     patch: Mapping[FieldPath, object],
     current_password: str | None = None,
+    expected_version: int | None = None,
 ) -> Customer:
-    """Change the fields present in ``patch``; ``None`` clears a field, which only optional
-    fields allow. A new e-mail address needs the current password and a new verification."""
+    """Change the fields present in ``patch`` on the profile as it stands when the change is
+    written, so that concurrent changes of other fields all land; ``None`` clears a field, which
+    only optional fields allow. With ``expected_version``, refused unless the profile is still
+    at that version. A new e-mail address needs the current password and a new verification."""
     unknown = [p for p in patch if p not in FIELDS_BY_PATH or p == CARD_PATH]
     if unknown:
         raise DomainError(
             Problem(p, ErrorCode.NOT_A_FIELD, "Not a field of the profile.") for p in unknown
         )
+    # First on the profile as read: bad input is refused without taking the lock, and the slow
+    # password check is done before the lock is taken, never while it is held.
     async with deps.unit_of_work() as uow:
-        customer = await load_customer(uow, session.customer_id)
-    current = profile_values(customer.profile)
-    merged = {**current, **patch}
-    specs = [FIELDS_BY_PATH[p] for p in patch]
-    checked, problems = validate_fields(specs, merged, phone_region=_region(merged.get(_COUNTRY)))
-    if problems:
-        raise DomainError(problems)
-    changed = {p: v for p, v in checked.items() if current.get(p) != v}
-    if not changed:
-        return customer
-    old_email = customer.email
-    new_email = changed.get(_EMAIL)
-    if new_email is not None:
-        await check_current_password(deps, customer, current_password, ("current_password",))
+        seen = await load_customer(uow, session.customer_id)
+    _check_version(seen, expected_version)
+    seen_changes = _changes(seen, patch)
+    if not seen_changes:
+        return seen
+    password_checked = _EMAIL in seen_changes
+    if password_checked:
+        await check_current_password(deps, seen, current_password, ("current_password",))
     async with deps.unit_of_work() as uow:
+        customer = await lock_customer(uow, session.customer_id)
+        _check_version(customer, expected_version)
+        changed = _changes(customer, patch)
+        if not changed:
+            return customer
+        new_email = changed.get(_EMAIL)
+        # The address became a change only meanwhile, or the password checked has been changed:
+        # the check above no longer stands for this call.
+        if new_email is not None and (
+            not password_checked or customer.password_hash != seen.password_hash
+        ):
+            raise changed_meanwhile()
         if new_email is not None and await uow.customers.email_taken(str(new_email)):
             raise _email_taken()
-        customer.profile = build_profile({**current, **changed})
+        old_email = customer.email
+        customer.profile = build_profile({**profile_values(customer.profile), **changed})
         await record_changes(uow, customer, changed, deps.clock.now())
         customer.updated_at = deps.clock.now()
         if new_email is not None:
@@ -137,7 +151,10 @@ async def update_profile(
 
 
 async def remove_optional_information(
-    deps: Dependencies, session: Session, field_keys: Sequence[str]
+    deps: Dependencies,
+    session: Session,
+    field_keys: Sequence[str],
+    expected_version: int | None = None,
 ) -> Customer:
     """Clear the named optional fields in one go; naming a mandatory one refuses the call."""
     problems = []
@@ -156,17 +173,22 @@ async def remove_optional_information(
     if problems:
         raise DomainError(problems)
     patch = {FIELDS_BY_KEY[key].path: None for key in field_keys}
-    return await update_profile(deps, session, patch)
+    return await update_profile(deps, session, patch, expected_version=expected_version)
 
 
-async def update_payment_card(deps: Dependencies, session: Session, card: CardForm) -> Customer:
-    """Replace the card on file; the vault forgets the old one."""
+async def update_payment_card(
+    deps: Dependencies, session: Session, card: CardForm, expected_version: int | None = None
+) -> Customer:
+    """Replace the card on file; the vault forgets the old one. With ``expected_version``,
+    refused (before the card reaches the vault) unless the profile is still at that version."""
     details, problems = _check_card(card, deps, prefix=("card",))
     if problems:
         raise DomainError(problems)
     assert details is not None
     async with deps.unit_of_work() as uow:
-        customer = await load_customer(uow, session.customer_id)
+        customer = await lock_customer(uow, session.customer_id)
+        # Checked before tokenising: a refused call never hands the card to the vault.
+        _check_version(customer, expected_version)
         values = profile_values(customer.profile)
         old = customer.profile.billing.card
         values[CARD_PATH] = details.kept_as(await _tokenize(uow, details, ("card",)))
@@ -217,6 +239,28 @@ async def _tokenize(uow: UnitOfWork, card: CardDetails, at: FieldPath = CARD_PAT
         raise DomainError(
             [Problem(at, ErrorCode.CARD_DECLINED, "The card was declined; try another card.")]
         ) from None
+
+
+def _changes(customer: Customer, patch: Mapping[FieldPath, object]) -> dict[FieldPath, object]:
+    """The checked values of ``patch`` that differ from the customer's; the checks that need
+    the whole profile (a phone number read in the address's country) see it with the patch."""
+    current = profile_values(customer.profile)
+    merged = {**current, **patch}
+    specs = [FIELDS_BY_PATH[p] for p in patch]
+    checked, problems = validate_fields(specs, merged, phone_region=_region(merged.get(_COUNTRY)))
+    if problems:
+        raise DomainError(problems)
+    return {p: v for p, v in checked.items() if current.get(p) != v}
+
+
+def _check_version(customer: Customer, expected: int | None) -> None:
+    if expected is not None and customer.version != expected:
+        raise DomainError.single(
+            ErrorCode.CONFLICT,
+            f"The profile changed since version {expected}: it is now at version "
+            f"{customer.version}. Look at it again and retry the change if it still applies.",
+            "expected_version",
+        )
 
 
 def _region(country: object) -> str | None:

@@ -112,6 +112,11 @@ class SqlCustomerRepository:
     async def get(self, customer_id: uuid.UUID) -> Customer | None:
         return await self._one(customers.c.id == customer_id)
 
+    async def get_for_update(self, customer_id: uuid.UUID) -> Customer | None:
+        # PostgreSQL locks the row until the transaction ends; SQLite renders no FOR UPDATE, and
+        # needs none: its transactions begin IMMEDIATE, so writers already take turns.
+        return await self._one(customers.c.id == customer_id, for_update=True)
+
     async def get_by_email(self, email: str) -> Customer | None:
         return await self._one(customers.c.email == email)
 
@@ -140,6 +145,9 @@ class SqlCustomerRepository:
             query = query.where(customers.c.id > after)
         return [(row.id, row.email) for row in await self._conn.execute(query)]
 
-    async def _one(self, condition: Any) -> Customer | None:
-        row = (await self._conn.execute(select(customers).where(condition))).mappings().first()
+    async def _one(self, condition: Any, for_update: bool = False) -> Customer | None:
+        query = select(customers).where(condition)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._conn.execute(query)).mappings().first()
         return customer_from_row(row) if row else None

@@ -150,6 +150,10 @@ class InMemoryCustomers:
     async def get(self, customer_id: uuid.UUID) -> Customer | None:
         return copy.deepcopy(self._tables.customers.get(customer_id))
 
+    async def get_for_update(self, customer_id: uuid.UUID) -> Customer | None:
+        # Units of work here run one after another, so there is nobody to wait for.
+        return await self.get(customer_id)
+
     async def get_by_email(self, email: str) -> Customer | None:
         found = (c for c in self._tables.customers.values() if c.email == email)
         return copy.deepcopy(next(found, None))
