@@ -14,9 +14,11 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
+from api.availability import is_unavailable, unavailable_error
 from api.context import Context, TrustedProxies
 from api.customer.export import export_routes
 from api.errors import MASKED_MESSAGE, redact
+from api.health import readiness_routes
 from api.network import SystemResolver
 from api.schema import schema
 from api.settings import Settings
@@ -29,7 +31,7 @@ from domain.requests.deadlines import WorkingCalendar
 from domain.staff.model import StaffSessionPolicy
 from domain.webhooks.targets import TargetRules
 from persistence.card_vault import LocalCardVault, VaultKeyring
-from persistence.database import create_engine
+from persistence.database import Timeouts, create_engine
 from persistence.passwords import Argon2Parameters, Argon2PasswordHasher
 from persistence.rate_limits import WindowRateLimiter
 from persistence.unit_of_work import SqlUnitOfWorkFactory
@@ -48,7 +50,15 @@ class SystemClock:
 def build_dependencies(settings: Settings) -> Dependencies:
     """The adapters the settings ask for."""
     keyring = VaultKeyring.parse(settings.card_vault_keys, settings.card_vault_active_key)
-    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        timeouts=Timeouts(
+            connect=settings.database_connect_timeout_seconds,
+            statement=settings.database_statement_timeout_seconds,
+            pool=settings.database_pool_timeout_seconds,
+        ),
+    )
     return Dependencies(
         unit_of_work=SqlUnitOfWorkFactory(
             engine, lambda conn: LocalCardVault(conn, keyring), keyring
@@ -125,6 +135,9 @@ class DataRightsRouter(GraphQLRouter[Context, None]):
 
 
 def _formatted(error: Any) -> dict[str, Any]:
+    if is_unavailable(error.original_error):
+        # An outage that escaped the schema's masking (raised outside any resolver).
+        error = unavailable_error(error)
     formatted: dict[str, Any] = error.formatted
     formatted["message"] = redact(formatted["message"])
     extensions = formatted.setdefault("extensions", {})
@@ -164,6 +177,7 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     )
     app.include_router(router, prefix="/graphql")
     app.include_router(export_routes(deps, settings.cookie_name))
+    app.include_router(readiness_routes(deps, settings))
     app.state.settings = settings
     app.state.deps = deps
 

@@ -8,7 +8,6 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
-    MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -18,6 +17,7 @@ from strawberry.types import ExecutionContext
 
 from api import policy as privacy_policy
 from api import statistics
+from api.availability import MaskFaults, log_unavailable
 from api.customer import consent, erasure, export, passwords, profile
 from api.customer import login as sign_in
 from api.customer import profile_fields as policy
@@ -85,7 +85,7 @@ class DataRightsSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        for error in errors:
+        for error in log_unavailable(errors):
             if is_deliberate(error):
                 log.info("request refused: %s", redact(error.message))
             else:
@@ -107,7 +107,7 @@ def build_schema(**extra: Any) -> strawberry.Schema:
             lambda: QueryDepthLimiter(max_depth=10),
             lambda: MaxAliasesLimiter(max_alias_count=15),
             lambda: MaxTokensLimiter(max_token_count=1000),
-            lambda: MaskErrors(
+            lambda: MaskFaults(
                 should_mask_error=lambda error: not is_deliberate(error),
                 error_message=MASKED_MESSAGE,
             ),

@@ -26,6 +26,12 @@ class Settings(BaseSettings):
         default_factory=lambda: f"sqlite+aiosqlite:///{Path.cwd() / 'datarights.db'}"
     )
     database_pool_size: int = 10
+    # How long a request waits for PostgreSQL before it is refused as SERVICE_UNAVAILABLE: to
+    # connect, for one statement, for a free connection of the pool. /readyz waits less.
+    database_connect_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    database_statement_timeout_seconds: float = Field(default=10.0, gt=0)
+    database_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    readiness_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     redis_url: str | None = None
     public_url: str = "http://127.0.0.1:8000"
     log_level: str = "INFO"

@@ -1,19 +1,39 @@
-"""Engines for PostgreSQL (asyncpg) and the embedded SQLite default (aiosqlite)."""
+"""Engines for PostgreSQL (asyncpg) and the embedded SQLite default (aiosqlite), and how to tell
+a database that cannot be reached from a fault of ours."""
 
 from __future__ import annotations
 
+import socket
+import sqlite3
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long PostgreSQL may take before a request gives up on it, in seconds: to open a
+    connection, to answer one statement (None: no limit), to free a connection from the pool."""
+
+    connect: float = 3.0
+    statement: float | None = 10.0
+    pool: float = 5.0
+
+
+# asyncpg's own default waits a minute for a connection: for migrations, which run alone.
+UNHURRIED = Timeouts(connect=60.0, statement=None, pool=30.0)
 
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 10, echo: bool = False, timeouts: Timeouts = UNHURRIED
+) -> AsyncEngine:
     """An engine with the settings each backend needs to behave like the other."""
     if is_sqlite(url):
         engine = create_async_engine(
@@ -28,8 +48,12 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         hide_parameters=True,
         pool_size=pool_size,
         max_overflow=pool_size,
+        # A connection that a restart of the server broke is found and replaced on checkout,
+        # so the service recovers without a restart of its own.
         pool_pre_ping=True,
         pool_recycle=1800,
+        pool_timeout=timeouts.pool,
+        connect_args={"timeout": timeouts.connect, "command_timeout": timeouts.statement},
     )
 
 
@@ -48,3 +72,43 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(connection: Any) -> None:
         # IMMEDIATE takes the write lock up front, so two writers queue instead of deadlocking.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# SQLSTATEs of a server that is not there for us: connection exceptions (class 08), shutting
+# down or starting up (57P01-57P03), and no connection slot left (53300).
+_UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+# SQLite's "database is locked": another writer held it for longer than the busy timeout.
+_SQLITE_BUSY = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+
+
+def is_unavailable(error: BaseException | None) -> bool:
+    """True when ``error`` (or what caused it) says the database could not be reached or did
+    not answer in time, so that the same request may succeed shortly, rather than a fault."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if _says_unavailable(error):
+            return True
+        orig = getattr(error, "orig", None) if isinstance(error, exc.DBAPIError) else None
+        error = orig or error.__cause__ or error.__context__
+    return False
+
+
+def _says_unavailable(error: BaseException) -> bool:
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    # The pool had no connection to give within its timeout, or a pre-ping found it dead.
+    if isinstance(error, exc.TimeoutError | exc.DisconnectionError):
+        return True
+    # Refused, reset, unreachable, a name that does not resolve, or no answer in time. A
+    # plain OSError is what asyncio raises when every address of the host failed.
+    if isinstance(error, ConnectionError | TimeoutError | socket.gaierror):
+        return True
+    if type(error) is OSError:
+        return True
+    state = getattr(error, "sqlstate", None)
+    if isinstance(state, str) and (state.startswith("08") or state in _UNAVAILABLE_STATES):
+        return True
+    code = getattr(error, "sqlite_errorcode", None)
+    # Extended result codes keep the primary code in their low byte.
+    return isinstance(code, int) and code & 0xFF in _SQLITE_BUSY

@@ -1,0 +1,44 @@
+"""``/readyz``, the readiness probe: whether this process can serve requests now (the database
+answers and its schema is current). ``/healthz`` (in api/app.py) only says the process is alive
+and touches nothing. Take a replica out of the load balancer on a failed ``/readyz``; restart it
+only on a failed ``/healthz``."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from api.settings import Settings
+from domain.dependencies import Dependencies
+from persistence.readiness import unready_reason
+
+log = logging.getLogger("datarights.health")
+
+
+def readiness_routes(deps: Dependencies, settings: Settings) -> APIRouter:
+    router = APIRouter()
+    last_reason: list[str | None] = [None]
+
+    @router.get("/readyz", include_in_schema=False)
+    async def ready() -> JSONResponse:
+        # Looked up per probe: tests replace the unit of work with fakes that have no engine.
+        engine = deps.unit_of_work.engine  # type: ignore[attr-defined]
+        reason = await unready_reason(engine, settings.readiness_timeout_seconds)
+        # Probes come every few seconds: log when the answer changes, not every time.
+        if reason != last_reason[0]:
+            if reason is None:
+                log.info("ready again")
+            else:
+                log.warning("not ready: %s", reason)
+            last_reason[0] = reason
+        if reason is None:
+            return JSONResponse({"status": "ready"}, headers={"Cache-Control": "no-store"})
+        return JSONResponse(
+            {"status": "unavailable", "reason": reason},
+            status_code=503,
+            headers={"Cache-Control": "no-store", "Retry-After": "5"},
+        )
+
+    return router

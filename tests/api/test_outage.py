@@ -1,0 +1,277 @@
+"""The database going away, and coming back: requests fail fast and say so, /readyz follows
+the database, /healthz does not, and the same process recovers once the server is back.
+
+These tests run their own PostgreSQL (tests/postgres_cluster.py) so that they can stop it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from api.app import build_dependencies, close_dependencies, create_app
+from domain.dependencies import Dependencies
+from persistence.migrate import upgrade
+from tests.api.documents import ME, REGISTER, UPDATE_PROFILE
+from tests.conftest import settings_for
+from tests.factories import PASSWORD, registration
+from tests.graphql import GraphQLClient
+from tests.postgres_cluster import PostgresCluster, throwaway_cluster
+
+UNAVAILABLE = "The service is temporarily unavailable; try again shortly."
+# What "within a few seconds" means here: the connect timeout of these tests is 1 s.
+FAST_ENOUGH = 5.0
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[PostgresCluster]:
+    with throwaway_cluster() as started:
+        yield started
+
+
+@dataclass
+class Service:
+    client: GraphQLClient
+    deps: Dependencies
+
+    async def get(self, path: str) -> httpx.Response:
+        return await self.client.http.get(path)
+
+
+@asynccontextmanager
+async def serving(cluster: PostgresCluster, **overrides: Any) -> AsyncIterator[Service]:
+    """The app on the throwaway cluster (started again if a failed test left it stopped), with
+    timeouts short enough for a test."""
+    if not cluster.running():
+        await asyncio.to_thread(cluster.start)
+    await upgrade(cluster.url)
+    settings = settings_for(
+        cluster.url,
+        **{
+            "database_connect_timeout_seconds": 1.0,
+            "database_statement_timeout_seconds": 2.0,
+            "database_pool_timeout_seconds": 1.0,
+            "readiness_timeout_seconds": 1.0,
+            **overrides,
+        },
+    )
+    deps = build_dependencies(settings)
+    transport = httpx.ASGITransport(app=create_app(settings, deps))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield Service(GraphQLClient(http), deps)
+    finally:
+        await close_dependencies(deps)
+
+
+@pytest.fixture
+async def service(cluster: PostgresCluster) -> AsyncIterator[Service]:
+    async with serving(cluster) as started:
+        yield started
+
+
+async def signed_in(client: GraphQLClient, email: str) -> str:
+    data = await client.data(REGISTER, {"input": registration(email=email)})
+    assert data["register"]["errors"] == []
+    client.forget_cookies()
+    token: str = data["register"]["token"]
+    return token
+
+
+async def timed(
+    client: GraphQLClient, query: str, variables: dict[str, Any] | None, token: str
+) -> tuple[float, dict[str, Any]]:
+    started = time.monotonic()
+    result = await client.execute(query, variables, token)
+    return time.monotonic() - started, result
+
+
+def refused_as_unavailable(result: dict[str, Any]) -> None:
+    assert not any((result["data"] or {}).values()), result
+    assert [e["message"] for e in result["errors"]] == [UNAVAILABLE], result
+    assert [e["extensions"]["code"] for e in result["errors"]] == ["SERVICE_UNAVAILABLE"]
+
+
+RENAME = {"input": {"name": "Augusta Ada King"}}
+
+
+@pytest.mark.postgres_only
+async def test_while_the_database_is_down_requests_fail_fast_and_the_service_recovers_after(
+    cluster: PostgresCluster,
+    service: Service,
+    captured_logs: pytest.LogCaptureFixture,
+    record_property: Any,
+) -> None:
+    # given a signed-in customer, and a service that is ready
+    token = await signed_in(service.client, "outage@example.com")
+    assert (await service.client.data(ME, token=token))["me"]["email"] == "outage@example.com"
+    assert (await service.get("/readyz")).json() == {"status": "ready"}
+
+    # when the database server dies
+    await asyncio.to_thread(cluster.stop)
+    stopped = time.monotonic()
+    captured_logs.clear()
+
+    # then a query is refused at once with an error that says to retry
+    took, result = await timed(service.client, ME, None, token)
+    first_clear_error = time.monotonic() - stopped
+    refused_as_unavailable(result)
+    assert took < FAST_ENOUGH
+    # and so is a mutation, and nothing of either leaks into the log but the outage itself
+    took, result = await timed(service.client, UPDATE_PROFILE, RENAME, token)
+    refused_as_unavailable(result)
+    assert took < FAST_ENOUGH
+    warnings = [r for r in captured_logs.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage().split(":")[0] for r in warnings] == [
+        "database unavailable (ConnectionRefusedError)",
+        "database unavailable (ConnectionRefusedError)",
+    ], [r.getMessage() for r in warnings]
+    logged = captured_logs.text
+    for secret in (token, "outage@example.com", "Augusta", PASSWORD, str(cluster.port)):
+        assert secret not in logged
+    # and the orchestrator is told: not ready, but alive
+    readiness = await service.get("/readyz")
+    assert readiness.status_code == 503
+    assert readiness.json() == {
+        "status": "unavailable",
+        "reason": "the database cannot be reached",
+    }
+    assert (await service.get("/healthz")).status_code == 200
+
+    # when the server comes back
+    restarting = time.monotonic()
+    await asyncio.to_thread(cluster.start)
+    accepting = time.monotonic()
+
+    # then the same process serves again, without a restart of its own
+    deadline = accepting + 15
+    while True:
+        result = await service.client.execute(ME, token=token)
+        if "errors" not in result:
+            break
+        refused_as_unavailable(result)
+        assert time.monotonic() < deadline, "no recovery within 15 s of the restart"
+        await asyncio.sleep(0.05)
+    recovered = time.monotonic()
+    assert result["data"]["me"]["email"] == "outage@example.com"
+    renamed = await service.client.data(UPDATE_PROFILE, RENAME, token)
+    assert renamed["updateProfile"]["customer"]["name"] == "Augusta Ada King"
+    assert (await service.get("/readyz")).json() == {"status": "ready"}
+
+    record_property("first_clear_error_seconds", round(first_clear_error, 3))
+    record_property("recovery_after_accepting_seconds", round(recovered - accepting, 3))
+    record_property("recovery_after_restart_seconds", round(recovered - restarting, 3))
+    print(
+        f"\noutage: first clear error {first_clear_error:.3f} s after the stop; "
+        f"first success {recovered - accepting:.3f} s after the server accepted connections "
+        f"({recovered - restarting:.3f} s after the start command)"
+    )
+
+
+@pytest.mark.postgres_only
+async def test_a_statement_that_does_not_finish_in_time_is_refused_as_unavailable(
+    cluster: PostgresCluster, service: Service
+) -> None:
+    # given a signed-in customer, and another transaction holding every session row
+    token = await signed_in(service.client, "slow@example.com")
+    blocker = await asyncpg.connect(cluster.url.replace("+asyncpg", ""))
+    try:
+        async with blocker.transaction():
+            await blocker.execute("LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE")
+            # when the customer asks for their profile
+            took, result = await timed(service.client, ME, None, token)
+    finally:
+        await blocker.close()
+    # then the statement timeout (2 s here) ends the wait with a clear error
+    refused_as_unavailable(result)
+    assert 1.5 < took < FAST_ENOUGH
+    # and once the lock is gone the same connections serve again
+    assert (await service.client.data(ME, token=token))["me"]["email"] == "slow@example.com"
+
+
+@pytest.mark.postgres_only
+async def test_when_every_connection_is_taken_a_request_waits_only_the_pool_timeout(
+    cluster: PostgresCluster,
+) -> None:
+    async with serving(cluster, database_pool_size=1) as service:
+        token = await signed_in(service.client, "busy@example.com")
+        engine = service.deps.unit_of_work.engine  # type: ignore[attr-defined]
+        # given both connections the pool allows (one and one overflow) in use elsewhere
+        async with engine.connect() as first, engine.connect() as second:
+            assert first is not second
+            # when a request needs one
+            took, result = await timed(service.client, ME, None, token)
+        # then it is refused after the pool timeout (1 s here)
+        refused_as_unavailable(result)
+        assert took < FAST_ENOUGH
+        assert (await service.client.data(ME, token=token))["me"]["email"] == "busy@example.com"
+
+
+async def test_a_server_that_never_answers_is_given_up_on_after_the_connect_timeout() -> None:
+    # given a "database" that accepts connections and then says nothing
+    connections: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+        await reader.read()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres"
+    settings = settings_for(
+        url, database_connect_timeout_seconds=1.0, readiness_timeout_seconds=0.5
+    )
+    deps = build_dependencies(settings)
+    transport = httpx.ASGITransport(app=create_app(settings, deps))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            client = GraphQLClient(http)
+            # when a signed-in request comes (its session is looked up before anything else)
+            took, result = await timed(client, ME, None, "a-customer-session-token")
+            # then it is refused after the connect timeout
+            refused_as_unavailable(result)
+            assert took < FAST_ENOUGH
+            readiness = await http.get("/readyz")
+            assert readiness.status_code == 503
+            assert readiness.json()["reason"] == "the database did not answer in time"
+            assert (await http.get("/healthz")).status_code == 200
+    finally:
+        await close_dependencies(deps)
+        for connection in connections:
+            connection.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_sqlite_file_that_cannot_be_opened_is_a_masked_fault_not_a_crash(
+    tmp_path: Path, captured_logs: pytest.LogCaptureFixture
+) -> None:
+    # given a service whose SQLite file lies in a folder that does not exist
+    settings = settings_for(f"sqlite+aiosqlite:///{tmp_path / 'gone' / 'datarights.db'}")
+    deps = build_dependencies(settings)
+    transport = httpx.ASGITransport(app=create_app(settings, deps))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            # when a signed-in request comes
+            response = await GraphQLClient(http).post(ME, token="a-customer-session-token")
+            readiness = await http.get("/readyz")
+            alive = await http.get("/healthz")
+    finally:
+        await close_dependencies(deps)
+    # then it is an ordinary masked fault (an operator's to fix, not a wait), never a 500
+    assert response.status_code == 200
+    assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["INTERNAL_SERVER_ERROR"]
+    assert any(r.levelno == logging.ERROR for r in captured_logs.records)
+    assert readiness.status_code == 503
+    assert readiness.json() == {"status": "unavailable", "reason": "the database check failed"}
+    assert str(tmp_path) not in readiness.text
+    assert alive.status_code == 200
