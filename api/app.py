@@ -17,7 +17,7 @@ from strawberry.types import ExecutionResult
 from api.availability import is_unavailable, unavailable_error
 from api.context import Context, TrustedProxies
 from api.customer.export import export_routes
-from api.errors import MASKED_MESSAGE, redact
+from api.errors import MASKED_MESSAGE, redact, refusal_extensions
 from api.health import readiness_routes
 from api.network import SystemResolver
 from api.schema import schema
@@ -78,6 +78,7 @@ def build_dependencies(settings: Settings) -> Dependencies:
                 Throttle.PASSWORD_RESET: settings.password_resets_per_address,
                 Throttle.PASSWORD_RESET_IP: settings.password_resets_per_ip,
                 Throttle.STAFF_LOGIN: settings.staff_login_attempts_per_account,
+                Throttle.CODE_ATTEMPTS_IP: settings.code_attempts_per_ip,
             },
             settings.redis_url,
         ),
@@ -141,6 +142,7 @@ def _formatted(error: Any) -> dict[str, Any]:
     formatted: dict[str, Any] = error.formatted
     formatted["message"] = redact(formatted["message"])
     extensions = formatted.setdefault("extensions", {})
+    extensions.update(refusal_extensions(error.original_error))
     if "code" not in extensions:
         # What is not ours and not masked is GraphQL refusing the document or its variables.
         masked = formatted["message"] == MASKED_MESSAGE

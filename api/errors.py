@@ -10,7 +10,7 @@ from collections.abc import Iterable
 import strawberry
 from graphql import GraphQLError
 
-from domain.errors import DomainError, ErrorCode, FieldPath, Problem
+from domain.errors import DomainError, ErrorCode, FieldPath, Problem, RateLimited
 
 UserErrorCode = strawberry.enum(
     ErrorCode, name="UserErrorCode", description="Why input was refused."
@@ -57,7 +57,15 @@ def is_deliberate(error: GraphQLError) -> bool:
     """Errors the client may read: problems with the document or its variables found by
     GraphQL itself, and our own refusals. Anything else is a fault of ours, to be masked."""
     original = error.original_error
-    return original is None or isinstance(original, GraphQLError)
+    return original is None or isinstance(original, GraphQLError | RateLimited)
+
+
+def refusal_extensions(original: BaseException | None) -> dict[str, object]:
+    """The ``extensions`` of a top-level refusal that a use case raised (not GraphQL itself):
+    a throttled call says when the next attempt may come (``retryAfter``, in seconds)."""
+    if isinstance(original, RateLimited):
+        return {"code": "RATE_LIMITED", "retryAfter": original.retry_after}
+    return {}
 
 
 # GraphQL-core echoes submitted values in coercion errors, which may hold a card number or a

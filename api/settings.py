@@ -107,6 +107,8 @@ class Settings(BaseSettings):
     password_resets_per_address: str = "5 per hour"
     password_resets_per_ip: str = "20 per hour"
     staff_login_attempts_per_account: str = "5 per 15 minutes"
+    # Single-use codes tried (resetPassword, verifyEmail, confirmAccountDeletion together).
+    code_attempts_per_ip: str = "30 per hour"
     # Counters in memory are per process: with several workers or replicas every limit is
     # multiplied. Production needs DATARIGHTS_REDIS_URL unless this says one process is all.
     rate_limits_in_memory: bool = False

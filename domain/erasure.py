@@ -5,9 +5,9 @@ from __future__ import annotations
 from domain.consent.model import Actor
 from domain.dependencies import Dependencies
 from domain.errors import DomainError, ErrorCode
-from domain.identity.model import Session, TokenPurpose, issue_token, secret_hash
-from domain.identity.use_cases import check_current_password, load_customer
-from domain.ports import EmailMessage
+from domain.identity.model import ClientInfo, Session, TokenPurpose, issue_token, secret_hash
+from domain.identity.use_cases import check_current_password, count_attempt, load_customer
+from domain.ports import EmailMessage, Throttle
 from domain.requests.model import Channel, DataSubjectRequest, RequestStatus, RequestType
 from domain.requests.use_cases import complete_within, open_request
 
@@ -35,9 +35,10 @@ async def request_account_deletion(
     return request
 
 
-async def confirm_account_deletion(deps: Dependencies, token: str) -> None:
+async def confirm_account_deletion(deps: Dependencies, token: str, client: ClientInfo) -> None:
     """Erase the account the code was sent for, and complete its erasure request, in one
     transaction: a failure half-way leaves everything as it was."""
+    await count_attempt(deps, Throttle.CODE_ATTEMPTS_IP, client.ip or "unknown")
     async with deps.unit_of_work() as uow:
         now = deps.clock.now()
         record = await uow.tokens.get(secret_hash(token))

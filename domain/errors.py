@@ -60,6 +60,17 @@ class Problem:
         return Problem((*prefix, *self.field), self.code, self.message)
 
 
+class RateLimited(Exception):
+    """Too many attempts from this caller (an IP address, or the account it names): refused
+    before anything was done. ``retry_after`` is how many seconds until the next attempt may
+    be made (at least 1)."""
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = max(1, retry_after)
+        unit = "second" if self.retry_after == 1 else "seconds"
+        super().__init__(f"Too many attempts; try again in {self.retry_after} {unit}.")
+
+
 class DomainError(Exception):
     """A use case refused its input; nothing was written."""
 

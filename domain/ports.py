@@ -606,6 +606,9 @@ class Throttle(enum.Enum):
     PASSWORD_RESET = "password-reset"
     PASSWORD_RESET_IP = "password-reset-ip"
     STAFF_LOGIN = "staff-login"
+    # Single-use codes (password reset, e-mail verification, account deletion) tried from one
+    # IP, right or wrong: one counter for the three, so that guessing cannot spread across them.
+    CODE_ATTEMPTS_IP = "code-attempts-ip"
 
 
 class RateLimiter(Protocol):
@@ -618,6 +621,10 @@ class RateLimiter(Protocol):
         ...
 
     async def clear(self, throttle: Throttle, key: str) -> None: ...
+
+    async def retry_after(self, throttle: Throttle, key: str) -> int:
+        """Whole seconds, at least 1, until ``key`` may make its next attempt."""
+        ...
 
 
 class StatisticsReadModel(Protocol):

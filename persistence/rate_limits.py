@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Mapping
 
 import limits
@@ -45,6 +47,11 @@ class WindowRateLimiter:
 
     async def clear(self, throttle: Throttle, key: str) -> None:
         await self._limiter.clear(self._items[throttle], throttle.value, key)
+
+    async def retry_after(self, throttle: Throttle, key: str) -> int:
+        # `limits` gives the moment the weighted count next drops, which is when a slot frees.
+        stats = await self._limiter.get_window_stats(self._items[throttle], throttle.value, key)
+        return max(1, math.ceil(stats.reset_time - time.time()))
 
     async def reset(self) -> None:
         """Forget every counter (tests, and an operator after an incident)."""

@@ -65,7 +65,7 @@ async def confirm_account_deletion(
     info: Info[Context, Any], input: ConfirmAccountDeletionInput
 ) -> ConfirmAccountDeletionPayload:
     try:
-        await erasure.confirm_account_deletion(info.context.deps, input.token)
+        await erasure.confirm_account_deletion(info.context.deps, input.token, info.context.client)
     except DomainError as error:
         return ConfirmAccountDeletionPayload(errors=from_domain(error))
     info.context.clear_session_cookie()

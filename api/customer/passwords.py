@@ -57,19 +57,19 @@ class RequestPasswordResetPayload:
 @strawberry.mutation(
     description=(
         "E-mail a single-use, expiring reset code if the address has an account. The answer "
-        "does not say whether it has."
+        "does not say whether it has. Too many requests from one IP are refused (a top-level "
+        "RATE_LIMITED error, whatever the address)."
     )
 )
 async def request_password_reset(
     info: Info[Context, Any], input: RequestPasswordResetInput
 ) -> RequestPasswordResetPayload:
-    # The work happens after the response is sent, so its duration cannot tell whether the
-    # address has an account.
     context = info.context
     assert context.background_tasks is not None
-    context.background_tasks.add_task(
-        use_cases.request_password_reset, context.deps, input.email, context.client
-    )
+    send = await use_cases.request_password_reset(context.deps, input.email, context.client)
+    # Sent after the response, so that its duration cannot tell whether the address has an
+    # account.
+    context.background_tasks.add_task(send)
     return RequestPasswordResetPayload()
 
 
@@ -92,7 +92,9 @@ async def reset_password(
     info: Info[Context, Any], input: ResetPasswordInput
 ) -> ResetPasswordPayload:
     try:
-        await use_cases.reset_password(info.context.deps, input.token, input.new_password)
+        await use_cases.reset_password(
+            info.context.deps, input.token, input.new_password, info.context.client
+        )
     except DomainError as error:
         return ResetPasswordPayload(errors=from_domain(error))
     return ResetPasswordPayload(reset=True)
@@ -112,7 +114,7 @@ class VerifyEmailPayload:
 @strawberry.mutation(description="Confirm an e-mail address with the code sent to it.")
 async def verify_email(info: Info[Context, Any], input: VerifyEmailInput) -> VerifyEmailPayload:
     try:
-        await use_cases.verify_email(info.context.deps, input.token)
+        await use_cases.verify_email(info.context.deps, input.token, info.context.client)
     except DomainError as error:
         return VerifyEmailPayload(errors=from_domain(error))
     return VerifyEmailPayload(verified=True)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from domain.dependencies import Dependencies
-from domain.errors import DomainError, ErrorCode, FieldPath, Problem
+from domain.errors import DomainError, ErrorCode, FieldPath, Problem, RateLimited
 from domain.identity import notices
 from domain.identity.model import (
     ClientInfo,
@@ -54,11 +56,9 @@ async def login(deps: Dependencies, email: str, password: str, client: ClientInf
     account_key = address or email.strip().lower()
     ip_key = client.ip or "unknown"
     # Counted before the (slow) check, so parallel guesses cannot all slip under the limit; a
-    # success clears the account's count.
-    if not await deps.limiter.hit(Throttle.LOGIN_ACCOUNT, account_key) or (
-        not await deps.limiter.hit(Throttle.LOGIN_IP, ip_key)
-    ):
-        raise DomainError.single(ErrorCode.TOO_MANY_ATTEMPTS, TOO_MANY_ATTEMPTS)
+    # success clears the account's count. An unknown address is counted, and refused, the same.
+    await count_attempt(deps, Throttle.LOGIN_ACCOUNT, account_key)
+    await count_attempt(deps, Throttle.LOGIN_IP, ip_key)
     customer = None
     if address is not None:
         async with deps.unit_of_work() as uow:
@@ -138,14 +138,23 @@ async def change_password(
         await uow.commit()
 
 
-async def request_password_reset(deps: Dependencies, email: str, client: ClientInfo) -> None:
-    """Send a reset token if the address belongs to a customer; say nothing either way."""
+async def request_password_reset(
+    deps: Dependencies, email: str, client: ClientInfo
+) -> Callable[[], Awaitable[None]]:
+    """Count the request against the caller's IP (:class:`RateLimited` past the limit, which
+    says nothing about the address) and return the rest of the work, to be run once the answer
+    has gone: how long it takes must not tell whether the address has an account."""
+    await count_attempt(deps, Throttle.PASSWORD_RESET_IP, client.ip or "unknown")
+    return functools.partial(send_password_reset, deps, email)
+
+
+async def send_password_reset(deps: Dependencies, email: str) -> None:
+    """Send a reset code if the address belongs to a customer, and never say whether it does;
+    past the limit per address, send nothing (an inbox is not flooded)."""
     address, _ = check_email(email.strip())
     if address is None:
         return
     if not await deps.limiter.hit(Throttle.PASSWORD_RESET, address):
-        return
-    if not await deps.limiter.hit(Throttle.PASSWORD_RESET_IP, client.ip or "unknown"):
         return
     async with deps.unit_of_work() as uow:
         customer = await uow.customers.get_by_email(address)
@@ -159,8 +168,11 @@ async def request_password_reset(deps: Dependencies, email: str, client: ClientI
         await uow.commit()
 
 
-async def reset_password(deps: Dependencies, token: str, new_password: str) -> None:
+async def reset_password(
+    deps: Dependencies, token: str, new_password: str, client: ClientInfo
+) -> None:
     """Set a new password with a reset token; the token is used up and every session ends."""
+    await count_attempt(deps, Throttle.CODE_ATTEMPTS_IP, client.ip or "unknown")
     async with deps.unit_of_work() as uow:
         record = await uow.tokens.get(secret_hash(token))
         customer = await uow.customers.get(record.customer_id) if record else None
@@ -188,8 +200,9 @@ async def reset_password(deps: Dependencies, token: str, new_password: str) -> N
         await uow.commit()
 
 
-async def verify_email(deps: Dependencies, token: str) -> Customer:
+async def verify_email(deps: Dependencies, token: str, client: ClientInfo) -> Customer:
     """Confirm the address a verification token was sent to, if it is still the customer's."""
+    await count_attempt(deps, Throttle.CODE_ATTEMPTS_IP, client.ip or "unknown")
     async with deps.unit_of_work() as uow:
         now = deps.clock.now()
         record = await uow.tokens.get(secret_hash(token))
@@ -233,6 +246,14 @@ async def check_current_password(
             [Problem(path, ErrorCode.WRONG_PASSWORD, "The current password is not right.")]
         )
     await deps.limiter.clear(Throttle.LOGIN_ACCOUNT, key)
+
+
+async def count_attempt(deps: Dependencies, throttle: Throttle, key: str) -> None:
+    """Count one attempt by ``key`` (an IP address, an account); past the limit, raise
+    :class:`RateLimited` with the seconds until the next attempt may come, before anything is
+    done. For anonymous callers; a signed-in customer's mistyped password is a field error."""
+    if not await deps.limiter.hit(throttle, key):
+        raise RateLimited(await deps.limiter.retry_after(throttle, key))
 
 
 async def load_customer(uow: UnitOfWork, customer_id: uuid.UUID) -> Customer:

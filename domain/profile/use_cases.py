@@ -16,6 +16,7 @@ from domain.identity.use_cases import (
     SignedIn,
     changed_meanwhile,
     check_current_password,
+    count_attempt,
     load_customer,
     lock_customer,
     save_customer,
@@ -42,10 +43,7 @@ async def register(
 ) -> SignedIn:
     """Create the account from the statement's required (and any optional) information and
     sign the customer in. Every problem with the input is reported at once."""
-    if not await deps.limiter.hit(Throttle.REGISTRATION_IP, client.ip or "unknown"):
-        raise DomainError.single(
-            ErrorCode.TOO_MANY_ATTEMPTS, "Too many registrations from here; try again later."
-        )
+    await count_attempt(deps, Throttle.REGISTRATION_IP, client.ip or "unknown")
     checked, problems = validate_fields(
         PATCHABLE_FIELDS, values, phone_region=_region(values.get(_COUNTRY))
     )

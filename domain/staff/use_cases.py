@@ -13,6 +13,7 @@ from domain.dependencies import Dependencies
 from domain.errors import DomainError, ErrorCode, Problem
 from domain.identity.model import ClientInfo, secret_hash
 from domain.identity.passwords import check_password, personal_words
+from domain.identity.use_cases import count_attempt
 from domain.ports import EmailAlreadyTaken, Throttle, UnitOfWork
 from domain.profile.model import Customer
 from domain.profile.validation import check_email
@@ -111,12 +112,8 @@ async def staff_login(
     """Password and TOTP code; any failure says the same thing. A code is accepted once."""
     address, _ = check_email(email.strip())
     account_key = "staff:" + (address or email.strip().lower())
-    if not await deps.limiter.hit(Throttle.STAFF_LOGIN, account_key) or not (
-        await deps.limiter.hit(Throttle.LOGIN_IP, client.ip or "unknown")
-    ):
-        raise DomainError.single(
-            ErrorCode.TOO_MANY_ATTEMPTS, "Too many attempts; wait a few minutes and try again."
-        )
+    await count_attempt(deps, Throttle.STAFF_LOGIN, account_key)
+    await count_attempt(deps, Throttle.LOGIN_IP, client.ip or "unknown")
     member = None
     if address is not None:
         async with deps.unit_of_work() as uow:

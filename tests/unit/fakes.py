@@ -637,6 +637,7 @@ DEFAULT_LIMITS: Mapping[Throttle, int] = {
     Throttle.PASSWORD_RESET: 5,
     Throttle.PASSWORD_RESET_IP: 20,
     Throttle.STAFF_LOGIN: 5,
+    Throttle.CODE_ATTEMPTS_IP: 30,
 }
 
 
@@ -658,6 +659,9 @@ class FakeRateLimiter:
 
     async def clear(self, throttle: Throttle, key: str) -> None:
         self.counts.pop((throttle, key), None)
+
+    async def retry_after(self, throttle: Throttle, key: str) -> int:
+        return 60  # these counters never expire; any whole number of seconds will do
 
 
 class FakeResolver:
