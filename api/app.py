@@ -179,7 +179,7 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     )
     app.include_router(router, prefix="/graphql")
     app.include_router(export_routes(deps, settings.cookie_name))
-    app.include_router(readiness_routes(deps, settings))
+    app.include_router(readiness_routes(settings))
     app.state.settings = settings
     app.state.deps = deps
 

@@ -11,21 +11,19 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.settings import Settings
-from domain.dependencies import Dependencies
-from persistence.readiness import unready_reason
+from persistence.readiness import ReadinessCheck
 
 log = logging.getLogger("datarights.health")
 
 
-def readiness_routes(deps: Dependencies, settings: Settings) -> APIRouter:
+def readiness_routes(settings: Settings) -> APIRouter:
+    check = ReadinessCheck(settings.database_url, settings.readiness_timeout_seconds)
     router = APIRouter()
     last_reason: list[str | None] = [None]
 
     @router.get("/readyz", include_in_schema=False)
     async def ready() -> JSONResponse:
-        # Looked up per probe: tests replace the unit of work with fakes that have no engine.
-        engine = deps.unit_of_work.engine  # type: ignore[attr-defined]
-        reason = await unready_reason(engine, settings.readiness_timeout_seconds)
+        reason = await check.unready_reason()
         # Probes come every few seconds: log when the answer changes, not every time.
         if reason != last_reason[0]:
             if reason is None:

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,26 @@ def create_engine(
         pool_pre_ping=True,
         pool_recycle=1800,
         pool_timeout=timeouts.pool,
+        connect_args={"timeout": timeouts.connect, "command_timeout": timeouts.statement},
+    )
+
+
+def create_unpooled_engine(url: str, timeouts: Timeouts) -> AsyncEngine:
+    """An engine that opens a connection for each use and closes it after: for a probe, which
+    must neither wait behind requests for a pooled connection nor keep one from them."""
+    if is_sqlite(url):
+        engine = create_async_engine(
+            url,
+            hide_parameters=True,
+            poolclass=NullPool,
+            connect_args={"timeout": timeouts.connect},
+        )
+        _tune_sqlite(engine)
+        return engine
+    return create_async_engine(
+        url,
+        hide_parameters=True,
+        poolclass=NullPool,
         connect_args={"timeout": timeouts.connect, "command_timeout": timeouts.statement},
     )
 

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from persistence.database import is_unavailable
+from persistence.database import Timeouts, create_unpooled_engine, is_unavailable
 from persistence.migrate import alembic_config
 
 log = logging.getLogger("datarights.readiness")
@@ -28,6 +28,22 @@ BEHIND = "the database schema is behind this release; run `datarights migrate`"
 def _revisions() -> tuple[str | None, frozenset[str]]:
     script = ScriptDirectory.from_config(alembic_config())
     return script.get_current_head(), frozenset(r.revision for r in script.walk_revisions())
+
+
+class ReadinessCheck:
+    """Asks the database on a connection of its own, so that a pool busy with requests neither
+    delays the answer nor makes a loaded replica look unready."""
+
+    def __init__(self, url: str, within_seconds: float) -> None:
+        self._within = within_seconds
+        self._engine = create_unpooled_engine(
+            url, Timeouts(connect=within_seconds, statement=within_seconds, pool=within_seconds)
+        )
+
+    async def unready_reason(self) -> str | None:
+        """None when a ``SELECT 1`` and the schema's revision come back in time and no
+        migration of this release is pending; else why not, in words safe to publish."""
+        return await unready_reason(self._engine, self._within)
 
 
 async def unready_reason(engine: AsyncEngine, within_seconds: float) -> str | None:

@@ -17,10 +17,13 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from sqlalchemy import text
 
 from api.app import build_dependencies, close_dependencies, create_app
 from domain.dependencies import Dependencies
+from persistence.database import create_engine
 from persistence.migrate import upgrade
+from persistence.readiness import BEHIND as READINESS_BEHIND
 from tests.api.documents import ME, REGISTER, UPDATE_PROFILE
 from tests.conftest import settings_for
 from tests.factories import PASSWORD, registration
@@ -210,9 +213,13 @@ async def test_when_every_connection_is_taken_a_request_waits_only_the_pool_time
             assert first is not second
             # when a request needs one
             took, result = await timed(service.client, ME, None, token)
+            # and the probe, on a connection of its own, still finds the database there
+            readiness = await service.get("/readyz")
         # then it is refused after the pool timeout (1 s here)
         refused_as_unavailable(result)
         assert took < FAST_ENOUGH
+        # while the replica stays in the load balancer: it is busy, not cut off
+        assert readiness.json() == {"status": "ready"}
         assert (await service.client.data(ME, token=token))["me"]["email"] == "busy@example.com"
 
 
@@ -275,3 +282,35 @@ async def test_a_sqlite_file_that_cannot_be_opened_is_a_masked_fault_not_a_crash
     assert readiness.json() == {"status": "unavailable", "reason": "the database check failed"}
     assert str(tmp_path) not in readiness.text
     assert alive.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("revision", "answer"),
+    [
+        ("0001", {"status": "unavailable", "reason": READINESS_BEHIND}),
+        ("9999_a_later_release", {"status": "ready"}),
+    ],
+)
+async def test_readiness_refuses_a_schema_behind_this_release_but_not_one_ahead(
+    tmp_path: Path, revision: str, answer: dict[str, str]
+) -> None:
+    # given a database whose schema is at another release's revision
+    url = f"sqlite+aiosqlite:///{tmp_path / 'datarights.db'}"
+    await upgrade(url)
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": revision})
+    await engine.dispose()
+    settings = settings_for(url)
+    deps = build_dependencies(settings)
+    transport = httpx.ASGITransport(app=create_app(settings, deps))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            # when the orchestrator asks whether this replica can serve
+            readiness = await http.get("/readyz")
+    finally:
+        await close_dependencies(deps)
+    # then behind is not ready (run the migrations), and ahead is: during a rolling upgrade the
+    # replicas of the release before keep serving the migrated schema
+    assert readiness.json() == answer
+    assert readiness.status_code == (200 if answer["status"] == "ready" else 503)
