@@ -20,7 +20,7 @@ from api.customer.export import export_routes
 from api.errors import MASKED_MESSAGE, redact, refusal_extensions
 from api.health import readiness_routes
 from api.network import SystemResolver
-from api.schema import schema
+from api.schema import build_schema
 from api.settings import Settings
 from domain.consent.model import ConsentDefaults
 from domain.dependencies import AccountLinks, Dependencies, RequestClock
@@ -172,7 +172,7 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
         openapi_url=None,
     )
     router = DataRightsRouter(
-        schema,
+        build_schema(settings),
         context_getter=context,
         graphql_ide="graphiql" if not settings.production else None,
         allow_queries_via_get=False,

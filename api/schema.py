@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import (
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-)
+from graphql import GraphQLError, validate
+from strawberry.extensions import DisableIntrospection, ParserCache, SchemaExtension
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext
 
 from api import policy as privacy_policy
@@ -23,8 +22,10 @@ from api.customer import login as sign_in
 from api.customer import profile_fields as policy
 from api.customer import register as registration
 from api.errors import MASKED_MESSAGE, is_deliberate, redact
+from api.limits import QueryLimits, limit_extensions
 from api.partner import consent as partner_consent
 from api.partner import webhooks as partner_webhooks
+from api.settings import Settings
 from api.staff import login as staff_sign_in
 from api.staff import records as staff_records
 from api.staff import requests as staff_requests
@@ -96,24 +97,57 @@ class DataRightsSchema(strawberry.Schema):
                 )
 
 
-def build_schema(**extra: Any) -> strawberry.Schema:
+class QuietExecutor(StrawberryGraphQLCoreExecutionContext):
+    """Executes without suggestions in the errors about variables ("Did you mean …")."""
+
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> Any:
+        return super().build(*args, **{**kwargs, "hide_suggestions": True})
+
+
+class QuietValidation(SchemaExtension):
+    """Validates without suggestions in the errors ("Cannot query field 'mee' on type 'Query'."
+    and no "Did you mean 'me'?"): they would spell out the schema that production hides.
+    Strawberry has no option for this, so the validation it would run is run here, with
+    graphql-core's ``hide_suggestions``; Strawberry then skips its own."""
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        assert context.graphql_document is not None
+        context.pre_execution_errors = validate(
+            context.schema._schema,
+            context.graphql_document,
+            (*context.validation_rules, MaybeNullValidationRule, OneOfInputValidationRule),
+            hide_suggestions=True,
+        )
+        yield
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    """The schema as these settings expose it: the same types and fields everywhere (the SDL
+    does not depend on settings), with the limits of the settings, and in production no
+    introspection and no suggestions: there clients learn the contract from schema.graphql."""
+    production: list[Callable[[], SchemaExtension]] = (
+        [DisableIntrospection, QuietValidation] if settings.production else []
+    )
     return DataRightsSchema(
         query=Query,
         mutation=Mutation,
         extensions=[
             # Front ends send the same few documents again and again: parse each once. (Strawberry's
-            # ValidationCache would miss every time: the limiters below make new rules per request.)
+            # ValidationCache would miss every time: the limits make new rules per request.)
             lambda: ParserCache(maxsize=256),
-            lambda: QueryDepthLimiter(max_depth=10),
-            lambda: MaxAliasesLimiter(max_alias_count=15),
-            lambda: MaxTokensLimiter(max_token_count=1000),
+            *limit_extensions(QueryLimits.of(settings)),
+            *production,
             lambda: MaskFaults(
                 should_mask_error=lambda error: not is_deliberate(error),
                 error_message=MASKED_MESSAGE,
             ),
         ],
-        **extra,
+        execution_context_class=QuietExecutor if settings.production else None,
     )
 
 
-schema = build_schema()
+# The development schema with the default limits, built without reading the environment: what
+# `datarights export-schema` prints and what the contract test compares with schema.graphql.
+schema = build_schema(Settings.model_construct())

@@ -100,6 +100,15 @@ class Settings(BaseSettings):
     # Aggregate statistics: k, the fewest customers a group must hold to be shown.
     aggregate_min_group_size: int = Field(default=10, ge=2)
 
+    # Limits on one GraphQL request (docs/deployment.md): nesting depth, aliases, tokens of the
+    # document (variables are not counted), directives, and a cost in which every list counts
+    # as many times as the items it asks for (`first`, or the customer ids given).
+    graphql_max_depth: int = Field(default=10, ge=1)
+    graphql_max_aliases: int = Field(default=15, ge=1)
+    graphql_max_tokens: int = Field(default=1_000, ge=1)
+    graphql_max_directives: int = Field(default=50, ge=1)
+    graphql_max_cost: int = Field(default=5_000, ge=1)
+
     # Rate limits, in the `limits` package's notation ("5 per 15 minutes").
     login_attempts_per_account: str = "5 per 15 minutes"
     login_attempts_per_ip: str = "100 per 15 minutes"

@@ -16,7 +16,7 @@ from domain.partners.model import ConsentAnswer, Partner, PartnerKey, new_api_ke
 from domain.ports import FeedPosition, NameAlreadyTaken, PartnerRepository
 
 MAX_IDS_PER_CALL = 1_000
-MAX_CHANGES_PAGE = 1_000
+MAX_CHANGES_PAGE = 100
 DEFAULT_KEY_GRACE = timedelta(hours=24)
 
 
