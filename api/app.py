@@ -10,15 +10,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
-from strawberry.fastapi import GraphQLRouter
+from fastapi.middleware.cors import CORSMiddleware
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
+from api import graphql_http
 from api.availability import is_unavailable, unavailable_error
 from api.context import Context, TrustedProxies
 from api.customer.export import export_routes
 from api.errors import MASKED_MESSAGE, redact, refusal_extensions
 from api.health import readiness_routes
+from api.http_edge import BodyLimit, RequestIdentity, SecurityHeaders, graphiql_policy
+from api.logs import configure_logging, request_id
 from api.network import SystemResolver
 from api.schema import build_schema
 from api.settings import Settings
@@ -123,11 +126,14 @@ async def close_dependencies(deps: Dependencies) -> None:
     deps.hasher.close()  # type: ignore[attr-defined]
 
 
-class DataRightsRouter(GraphQLRouter[Context, None]):
+class DataRightsRouter(graphql_http.GraphQLOverHTTP):
     async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
-        response: GraphQLHTTPResponse = {"data": result.data}
+        # A request error executed nothing: its response has no data entry at all.
+        response: GraphQLHTTPResponse = (
+            {} if graphql_http.is_request_error(result) else {"data": result.data}
+        )
         if result.errors:
             response["errors"] = [_formatted(error) for error in result.errors]
         if result.extensions:
@@ -147,6 +153,8 @@ def _formatted(error: Any) -> dict[str, Any]:
         # What is not ours and not masked is GraphQL refusing the document or its variables.
         masked = formatted["message"] == MASKED_MESSAGE
         extensions["code"] = "INTERNAL_SERVER_ERROR" if masked else "BAD_REQUEST"
+    if extensions["code"] in ("INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE"):
+        extensions["requestId"] = request_id.get()  # the log has the detail under this id
     return formatted
 
 
@@ -173,13 +181,30 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     )
     router = DataRightsRouter(
         build_schema(settings),
+        settings,
         context_getter=context,
-        graphql_ide="graphiql" if not settings.production else None,
-        allow_queries_via_get=False,
     )
     app.include_router(router, prefix="/graphql")
     app.include_router(export_routes(deps, settings.cookie_name))
     app.include_router(readiness_routes(settings))
+    # Added innermost first: security headers on every answer, then the request id and access
+    # event, CORS, and the body limit before anything reads the body.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.allowed_origins,
+        allow_credentials=True,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Content-Type", "Authorization"],
+        max_age=600,
+    )
+    app.add_middleware(RequestIdentity, graphql_path="/graphql")
+    app.add_middleware(
+        SecurityHeaders,
+        hsts=settings.production,
+        ide_path="/graphql",
+        ide_policy=graphiql_policy(router.graphql_ide_html),
+    )
     app.state.settings = settings
     app.state.deps = deps
 
@@ -198,8 +223,6 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
 def app_from_environment() -> FastAPI:
     """For ``uvicorn --factory api.app:app_from_environment`` and ``datarights serve``."""
     settings = Settings()
-    # Each worker process configures its own logging (a no-op where it is already set).
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    # Each worker process configures its own logging.
+    configure_logging(settings)
     return create_app(settings)

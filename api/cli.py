@@ -32,9 +32,11 @@ def _migrate(settings: Settings) -> None:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from api.logs import configure_logging
     from persistence.migrate import pending
 
     settings = settings_or_exit()
+    configure_logging(settings)
     if settings.production:
         if asyncio.run(pending(settings.database_url)):
             print(
@@ -54,16 +56,22 @@ def serve(args: argparse.Namespace) -> int:
         proxy_headers=False,  # the app reads X-Forwarded-For itself, from trusted proxies only
         server_header=False,
         log_level=settings.log_level.lower(),
+        # Logging is ours (api/logs.py): uvicorn's lines go through it, and its access log, which
+        # would print query strings, gives way to our own access event (api/http_edge.py).
+        log_config=None,
+        access_log=False,
     )
     return 0
 
 
 def worker(args: argparse.Namespace) -> int:
     """Deliver webhooks and relay e-mail until stopped (or, with --once, what is due now)."""
+    from api.logs import configure_logging
     from api.worker import work
     from persistence.migrate import pending
 
     settings = settings_or_exit()
+    configure_logging(settings)
     if settings.production:
         if asyncio.run(pending(settings.database_url)):
             print(

@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from api.origins import is_bare_origin, origin_of
+
 # Published in the source, so it is refused in production: it protects nothing.
 DEVELOPMENT_VAULT_KEYS = "dev:ZGF0YXJpZ2h0cy1kZXZlbG9wbWVudC1vbmx5LWtleSE="
 
@@ -35,6 +37,8 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     public_url: str = "http://127.0.0.1:8000"
     log_level: str = "INFO"
+    # "json" (one JSON object a line) or "text"; unset, json in production and text otherwise.
+    log_format: Literal["json", "text"] | None = None
 
     # Card vault: "id:base64key,id:base64key" (32-byte keys); the last is active unless named.
     card_vault_keys: str = DEVELOPMENT_VAULT_KEYS
@@ -51,6 +55,13 @@ class Settings(BaseSettings):
     # Peers whose X-Forwarded-For is believed (load balancers): IPs or networks, separated by
     # commas ("10.0.0.5,172.30.0.0/16") or as a JSON list.
     trusted_proxies: Annotated[list[str], NoDecode] = []
+
+    # Origins of the web front ends that may call with the session cookie (CSRF) and read the
+    # answers (CORS), as "https://app.example.com" separated by commas or as a JSON list. The
+    # origin of public_url is always allowed.
+    allowed_origins: Annotated[list[str], NoDecode] = []
+    # The largest request body accepted; a larger one is refused (413) before it is parsed.
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
 
     # argon2id, OWASP's parameters; cheaper ones only in tests.
     argon2_memory_kib: int = Field(default=19_456, ge=8)
@@ -122,7 +133,7 @@ class Settings(BaseSettings):
     # multiplied. Production needs DATARIGHTS_REDIS_URL unless this says one process is all.
     rate_limits_in_memory: bool = False
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "allowed_origins", mode="before")
     @classmethod
     def _split_proxies(cls, value: object) -> object:
         if isinstance(value, str):
@@ -143,6 +154,25 @@ class Settings(BaseSettings):
                     f"{entry!r} in DATARIGHTS_TRUSTED_PROXIES is not an IP or network"
                 ) from None
         return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _bare_origins(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if not is_bare_origin(entry):
+                raise ValueError(
+                    f"{entry!r} in DATARIGHTS_ALLOWED_ORIGINS is not an origin such as "
+                    "https://app.example.com (a scheme and a host, no path, no wildcard)"
+                )
+        return [origin for entry in value if (origin := origin_of(entry))]
+
+    @property
+    def own_origin(self) -> str | None:
+        return origin_of(self.public_url)
+
+    @property
+    def json_logs(self) -> bool:
+        return self.production if self.log_format is None else self.log_format == "json"
 
     @property
     def production(self) -> bool:

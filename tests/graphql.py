@@ -7,15 +7,24 @@ from typing import Any
 
 import httpx
 
+from api.settings import Settings
+
+# The service's own origin in the tests' settings (public_url is left at its default there).
+OWN_ORIGIN = str(Settings.model_fields["public_url"].default)
+
 
 @dataclass
 class GraphQLClient:
     http: httpx.AsyncClient
+    # Sent like a browser's Origin, so requests signed in by cookie pass the CSRF check.
+    origin: str | None = OWN_ORIGIN
 
     async def post(
         self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
     ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if self.origin:
+            headers["Origin"] = self.origin
         body: dict[str, Any] = {"query": query}
         if variables is not None:
             body["variables"] = variables

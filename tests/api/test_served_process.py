@@ -15,6 +15,7 @@ import pytest
 
 from tests.api.documents import LOGIN, ME, REGISTER, UPDATE_CARD
 from tests.factories import MASTERCARD, PASSWORD, VISA, registration
+from tests.graphql import OWN_ORIGIN
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,7 +67,8 @@ def test_a_served_process_registers_signs_in_and_logs_no_card_number(
     served: tuple[str, Path], engine: object
 ) -> None:
     base, log = served
-    with httpx.Client(base_url=base, timeout=10) as http:
+    # Like a browser on the service's own page: register leaves the session cookie in the jar.
+    with httpx.Client(base_url=base, timeout=10, headers={"Origin": OWN_ORIGIN}) as http:
         # given
         reg = registration(email="served@example.com")
         registered = http.post("/graphql", json={"query": REGISTER, "variables": {"input": reg}})
