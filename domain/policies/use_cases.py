@@ -98,7 +98,7 @@ async def acknowledge_policy(deps: Dependencies, session: Session, version: str)
     acknowledging it again returns the first acknowledgement."""
     now = deps.clock.now()
     async with deps.unit_of_work() as uow:
-        policy = await uow.policies.get(version.strip())
+        policy = await _published(uow, version)
         if policy is None:
             raise DomainError.single(
                 ErrorCode.NOT_FOUND, "No policy version has this name.", "version"
@@ -128,7 +128,7 @@ async def acknowledgements_of(deps: Dependencies, customer_id: uuid.UUID) -> lis
 async def policy_notices(deps: Dependencies, version: str) -> PolicyNotices | None:
     """How many notices of ``version`` were queued, sent and failed; None for no such version."""
     async with deps.unit_of_work() as uow:
-        policy = await uow.policies.get(version.strip())
+        policy = await _published(uow, version)
         if policy is None:
             return None
         progress = await uow.mail_outbox.progress(NOTICE_KIND, policy.version)
@@ -166,6 +166,15 @@ async def _queue_notices(uow: UnitOfWork, policy: PolicyVersion, calendar: Worki
         )
         queued += len(page)
         after = page[-1][0]
+
+
+async def _published(uow: UnitOfWork, version: str) -> PolicyVersion | None:
+    """The published version of this name. A name no version could have (a NUL byte, which
+    PostgreSQL refuses in a query, or 10,000 characters) is simply not one."""
+    version = version.strip()
+    if _version_problems(version):
+        return None
+    return await uow.policies.get(version)
 
 
 def _duplicate(version: str) -> Problem:

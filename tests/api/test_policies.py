@@ -291,6 +291,25 @@ async def test_an_unknown_or_superseded_version_cannot_be_acknowledged(
     assert [a["version"] for a in me["me"]["policyAcknowledgements"]] == ["2028-02"]
 
 
+@pytest.mark.parametrize("version", ["\x00", "2028-01\x00", "x" * 10_000])
+async def test_a_version_name_no_version_could_have_is_unknown_not_a_fault(
+    timed_client: GraphQLClient, officer: str, version: str
+) -> None:
+    # Found by tests/api/test_fuzz.py: PostgreSQL refuses a NUL in a text parameter, which
+    # surfaced as "Unexpected error." instead of "no such version".
+    # given
+    await published(timed_client, officer)
+    token, _ = await register(timed_client)
+    # when
+    notices = await timed_client.execute(NOTICES, {"version": version}, token=officer)
+    acknowledged = await timed_client.data(
+        ACKNOWLEDGE, {"input": {"version": version}}, token=token
+    )
+    # then
+    assert notices == {"data": {"policyNotices": None}}
+    assert codes(acknowledged["acknowledgePolicy"]["errors"]) == {(("version",), "NOT_FOUND")}
+
+
 async def test_acknowledging_takes_a_customer_session(timed_client: GraphQLClient) -> None:
     result = await timed_client.execute(ACKNOWLEDGE, {"input": {"version": "2028-01"}})
     assert result["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
