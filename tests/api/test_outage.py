@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import pytest
 from sqlalchemy import text
 
 from api.app import build_dependencies, close_dependencies, create_app
+from api.graphql_http import GRAPHQL_RESPONSE
 from domain.dependencies import Dependencies
 from persistence.database import create_engine
 from persistence.migrate import upgrade
@@ -133,13 +135,32 @@ async def test_while_the_database_is_down_requests_fail_fast_and_the_service_rec
     took, result = await timed(service.client, UPDATE_PROFILE, RENAME, token)
     refused_as_unavailable(result)
     assert took < FAST_ENOUGH
+    # and a client that prefers application/graphql-response+json gets 200 as well: the
+    # operation ran (its data entry is there), so GraphQL over HTTP keeps 2xx
+    as_graphql = await service.client.http.post(
+        "/graphql",
+        json={"query": ME},
+        headers={"Authorization": f"Bearer {token}", "Accept": GRAPHQL_RESPONSE},
+    )
+    assert as_graphql.status_code == 200
+    assert as_graphql.headers["content-type"] == GRAPHQL_RESPONSE
+    refused_as_unavailable(as_graphql.json())
+    # and the export download, outside GraphQL, answers 503 with the same error
+    download = await service.client.http.get(
+        f"/exports/{uuid.uuid4()}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert download.status_code == 503
+    assert download.headers["retry-after"] == "5"
+    assert [e["extensions"]["code"] for e in download.json()["errors"]] == ["SERVICE_UNAVAILABLE"]
+    # and each refused request logged one warning, which names the outage and nothing else
     warnings = [r for r in captured_logs.records if r.levelno >= logging.WARNING]
-    assert [r.getMessage().split(":")[0] for r in warnings] == [
-        "database unavailable (ConnectionRefusedError)",
-        "database unavailable (ConnectionRefusedError)",
-    ], [r.getMessage() for r in warnings]
+    assert len(warnings) == 4, [r.getMessage() for r in warnings]
+    assert all(r.levelno == logging.WARNING for r in warnings)
+    assert all(r.getMessage().startswith("database unavailable") for r in warnings)
+    assert "ConnectionRefusedError" in warnings[0].getMessage()
     logged = captured_logs.text
-    for secret in (token, "outage@example.com", "Augusta", PASSWORD, str(cluster.port)):
+    server = (f"127.0.0.1:{cluster.port}", f"'127.0.0.1', {cluster.port}")
+    for secret in (token, "outage@example.com", "Augusta", PASSWORD, *server):
         assert secret not in logged
     # and the orchestrator is told: not ready, but alive
     readiness = await service.get("/readyz")
