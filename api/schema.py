@@ -12,7 +12,7 @@ from strawberry.extensions import DisableIntrospection, ParserCache, SchemaExten
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
 
 from api import policy as privacy_policy
 from api import statistics
@@ -83,6 +83,15 @@ class Mutation:
 
 
 class DataRightsSchema(strawberry.Schema):
+    async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        result = await super().execute(*args, **kwargs)
+        # A fault raised while the document is parsed or validated (a validation rule failing,
+        # say) leaves the operation before MaskErrors sees the result: it is masked here, after
+        # process_errors has logged it in full.
+        if result.errors:
+            result.errors = [e if is_deliberate(e) else masked(e) for e in result.errors]
+        return result
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -95,6 +104,10 @@ class DataRightsSchema(strawberry.Schema):
                     ".".join(str(p) for p in error.path or ()) or "the request",
                     exc_info=error.original_error,
                 )
+
+
+def masked(error: GraphQLError) -> GraphQLError:
+    return GraphQLError(MASKED_MESSAGE, error.nodes, error.source, error.positions, error.path)
 
 
 class QuietExecutor(StrawberryGraphQLCoreExecutionContext):

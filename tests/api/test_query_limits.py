@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.app import create_app
+from api.limits import Measuring
 from domain.consent.model import SharingPurpose
 from domain.dependencies import Dependencies
 from domain.partners import use_cases as partners
@@ -325,3 +326,21 @@ async def test_a_mutation_over_the_cost_writes_nothing(
 def test_a_limit_below_one_is_refused_by_the_settings(setting: str) -> None:
     with pytest.raises(ValueError, match=setting):
         settings_for("sqlite+aiosqlite://", **{setting: 0})
+
+
+async def test_a_fault_while_the_limits_are_checked_is_masked_and_logged(
+    client: GraphQLClient, monkeypatch: pytest.MonkeyPatch, captured_logs: pytest.LogCaptureFixture
+) -> None:
+    # given a fault inside a validation rule, which happens before MaskErrors can see it
+    def broken(*_args: Any) -> None:
+        raise RuntimeError("detail for the log only")
+
+    monkeypatch.setattr(Measuring, "of_operation", broken)
+    # when a request is validated
+    result = await client.execute("{ __typename }")
+    # then the client reads the generic message, and the log has the detail
+    (error,) = result["errors"]
+    assert error["message"] == "Unexpected error."
+    assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert "detail for the log only" not in str(result)
+    assert "detail for the log only" in captured_logs.text
