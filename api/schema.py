@@ -16,7 +16,7 @@ from strawberry.types import ExecutionContext, ExecutionResult
 
 from api import policy as privacy_policy
 from api import statistics
-from api.availability import MaskFaults, log_unavailable
+from api.availability import MaskFaults, is_unavailable, log_unavailable, unavailable_error
 from api.customer import consent, erasure, export, passwords, profile
 from api.customer import login as sign_in
 from api.customer import profile_fields as policy
@@ -107,6 +107,8 @@ class DataRightsSchema(strawberry.Schema):
 
 
 def masked(error: GraphQLError) -> GraphQLError:
+    if is_unavailable(error.original_error):
+        return unavailable_error(error)  # not a fault to hide: the client may retry
     return GraphQLError(MASKED_MESSAGE, error.nodes, error.source, error.positions, error.path)
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import text
 
 from api.app import build_dependencies, close_dependencies, create_app
 from api.graphql_http import GRAPHQL_RESPONSE
+from api.limits import Measuring
 from domain.dependencies import Dependencies
 from persistence.database import create_engine
 from persistence.migrate import upgrade
@@ -101,7 +102,7 @@ async def timed(
 
 
 def refused_as_unavailable(result: dict[str, Any]) -> None:
-    assert not any((result["data"] or {}).values()), result
+    assert not any((result.get("data") or {}).values()), result
     assert [e["message"] for e in result["errors"]] == [UNAVAILABLE], result
     assert [e["extensions"]["code"] for e in result["errors"]] == ["SERVICE_UNAVAILABLE"]
 
@@ -335,3 +336,29 @@ async def test_readiness_refuses_a_schema_behind_this_release_but_not_one_ahead(
     # replicas of the release before keep serving the migrated schema
     assert readiness.json() == answer
     assert readiness.status_code == (200 if answer["status"] == "ready" else 503)
+
+
+async def test_an_outage_before_execution_is_said_as_such_too(
+    client: GraphQLClient, monkeypatch: pytest.MonkeyPatch, captured_logs: pytest.LogCaptureFixture
+) -> None:
+    # given the database out of reach while the document is still being checked (no rule
+    # reads it today; this pins that such a failure would not hide behind "Unexpected error.")
+    def unreachable(*_args: Any) -> None:
+        raise ConnectionRefusedError(111, "Connect call failed ('10.0.0.9', 5432)")
+
+    monkeypatch.setattr(Measuring, "of_operation", unreachable)
+    # when a request is validated, answered in either media type
+    result = await client.execute("{ __typename }")
+    as_graphql = await client.http.post(
+        "/graphql", json={"query": "{ __typename }"}, headers={"Accept": GRAPHQL_RESPONSE}
+    )
+    # then the client is told to retry: nothing ran, so graphql-response+json says 503
+    refused_as_unavailable(result)
+    assert "data" not in result
+    assert as_graphql.status_code == 503
+    refused_as_unavailable(as_graphql.json())
+    assert "10.0.0.9" not in str(result)
+    # and the log has one warning a request, without the address
+    warnings = [r for r in captured_logs.records if r.levelno >= logging.WARNING]
+    assert [r.levelno for r in warnings] == [logging.WARNING, logging.WARNING]
+    assert "10.0.0.9" not in captured_logs.text
