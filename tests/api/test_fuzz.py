@@ -134,7 +134,22 @@ def assert_well_formed(response: httpx.Response, sent: object) -> None:
         code = (error.get("extensions") or {}).get("code")
         TALLY[f"error {code}"] += 1
         assert code in KNOWN_CODES, context
-        assert not unmasked_leaks(error["message"]), context
+    # Top-level errors and the UserErrors of payloads alike.
+    for message in messages(body):
+        assert not unmasked_leaks(message), context
+
+
+def messages(value: Any) -> Iterator[str]:
+    """Every `message` string anywhere in a response body."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "message" and isinstance(item, str):
+                yield item
+            else:
+                yield from messages(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from messages(item)
 
 
 # -- what is sent ----------------------------------------------------------------------------
@@ -504,3 +519,35 @@ async def test_bodies_that_are_no_graphql_request_are_refused(
     headers = {"Content-Type": "application/json", "Accept": data.draw(st.sampled_from(ACCEPTS))}
     response = await served.http.post("/graphql", content=body, headers=headers)
     assert_well_formed(response, body)
+
+
+# -- the fuzzer's own parts ------------------------------------------------------------------
+
+
+def test_the_leak_check_tells_our_internals_from_graphql_names() -> None:
+    assert unmasked_leaks("Cannot query field 'nickname' on type 'UserError'.") == []
+    assert unmasked_leaks("KeyError: 'email'") == ["KeyError"]
+    assert unmasked_leaks("(sqlalchemy.exc.DBAPIError) <class 'asyncpg.exceptions.X'>") == [
+        "sqlalchemy.exc",
+        "asyncpg.exceptions",
+        "DBAPIError",
+    ]
+    assert "Traceback (most recent call last)" in unmasked_leaks(
+        'Traceback (most recent call last):\n  File "api/app.py", line 1'
+    )
+
+
+def test_arguments_move_into_variables_of_their_types() -> None:
+    document, variables = with_variables(
+        '{ consentStateAt(customerId: "c1", purpose: PARTNER_OFFERS, at: "2027-01-01T00:00:00Z")'
+        " { granted } me { consentHistory(first: 3) { edges { cursor } } } }"
+    )
+
+    assert graphql.validate(SCHEMA, graphql.parse(document)) == []
+    assert "($v0: ID!, $v1: SharingPurpose!, $v2: DateTime!, $v3: Int!)" in document
+    assert variables == {
+        "v0": "c1",
+        "v1": "PARTNER_OFFERS",
+        "v2": "2027-01-01T00:00:00Z",
+        "v3": 3,
+    }
