@@ -144,6 +144,14 @@ def refusal(
     )
 
 
+def _without_echo(reason: str) -> str:
+    """Strawberry's refusal without what the client sent in it (an operation name may be any
+    text, a pasted password or token included)."""
+    if reason.startswith("Unknown operation named"):
+        return "No operation in the document has the given operationName."
+    return reason
+
+
 def loggable_operation_name(name: object, query: object) -> str | None:
     """The operation's name as the client gave it or as the document's first operation names
     it; only a GraphQL name (so never an e-mail or a sentence) reaches the logs."""
@@ -208,7 +216,9 @@ class GraphQLOverHTTP(GraphQLRouter[Context, None]):
         try:
             return await super().run(request, context, root_value)
         except HTTPException as refused:
-            return refusal(refused.status_code, refused.reason, media_type=media_type)
+            return refusal(
+                refused.status_code, _without_echo(refused.reason), media_type=media_type
+            )
         finally:
             _answer_as.reset(token)
 
