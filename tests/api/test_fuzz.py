@@ -8,6 +8,7 @@ with a random seed (DATARIGHTS_FUZZ_EXAMPLES, DATARIGHTS_FUZZ_SEED)."""
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import json
 import os
 import re
@@ -185,7 +186,14 @@ def _strings(known: list[str]) -> st.SearchStrategy[graphql.ValueNode]:
     """Any text, or text that passes the first checks (an e-mail of a real customer, a phone
     number, a card number, a note of enough words), so that more calls reach the database."""
     plausible = st.sampled_from([*known, *PLAUSIBLE_STRINGS])
-    return st.one_of(st.text(max_size=60), plausible).map(nodes.String)
+    return st.one_of(
+        st.text(max_size=60),
+        plausible,
+        # What PostgreSQL refuses (a NUL byte) or a column may not hold (a few thousand
+        # characters), in text that would otherwise pass.
+        st.tuples(plausible, st.sampled_from(["\x00", "\x1b[0m", "\u202e", "\ud7ff"])).map("".join),
+        st.tuples(plausible, st.integers(2, 400)).map(lambda pair: pair[0] * pair[1]),
+    ).map(nodes.String)
 
 
 PLAUSIBLE_STRINGS = [
@@ -551,3 +559,23 @@ def test_arguments_move_into_variables_of_their_types() -> None:
         "v2": "2027-01-01T00:00:00Z",
         "v3": 3,
     }
+
+
+class _FaultyUnitOfWork:
+    def __call__(self) -> object:
+        raise RuntimeError("the fuzzer must notice this")
+
+
+async def test_the_check_notices_a_masked_fault(
+    settings: Settings, deps: Dependencies, engine: AsyncEngine
+) -> None:
+    # given an app whose every database call fails
+    app = create_app(settings, dataclasses.replace(deps, unit_of_work=_FaultyUnitOfWork()))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    body = {"query": 'mutation { login(input: {email: "a@example.com", password: "x"}) { token } }'}
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        # when
+        response = await http.post("/graphql", json=body)
+    # then
+    with pytest.raises(AssertionError, match="INTERNAL_SERVER_ERROR"):
+        assert_well_formed(response, body)
