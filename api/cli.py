@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from api.cli_erasures import add_erasure_commands
 from api.cli_requests import add_request_commands
 from api.cli_staff import add_staff_commands
 from api.cli_support import refused, settings_or_exit, with_dependencies
@@ -297,6 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     add_request_commands(commands)
     add_staff_commands(commands)
+    add_erasure_commands(commands)
 
     p = commands.add_parser(
         "purge", help="retention: forget old client addresses, expired sessions and tokens"

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
+
 from domain.consent.model import Actor
 from domain.dependencies import Dependencies
 from domain.errors import DomainError, ErrorCode
 from domain.identity.model import ClientInfo, Session, TokenPurpose, issue_token, secret_hash
 from domain.identity.use_cases import check_current_password, count_attempt, load_customer
-from domain.ports import EmailMessage, Throttle
+from domain.ports import EmailMessage, ErasureRecord, Throttle, UnitOfWork
+from domain.profile.model import Customer
 from domain.requests.model import Channel, DataSubjectRequest, RequestStatus, RequestType
 from domain.requests.use_cases import complete_within, open_request
 
@@ -54,17 +58,44 @@ async def confirm_account_deletion(deps: Dependencies, token: str, client: Clien
         customer = await uow.customers.get(record.customer_id)
         if customer is None:
             raise DomainError.single(ErrorCode.INVALID_TOKEN, "This account no longer exists.")
-        pending = [
-            request
-            for _, request in await uow.requests.of_customer(customer.id, 100, None)
-            if request.type is RequestType.ERASURE and request.status in _OPEN
-        ]
-        await uow.cards.discard(customer.profile.billing.card.vault_token)
-        await uow.erasure.erase(customer.id)
-        for request in pending:
-            request.note = request.identity_method = None  # erased with the rest
-            await complete_within(uow, deps, request, Actor.CUSTOMER)
+        request_id = await _erase(uow, deps, customer, Actor.CUSTOMER)
+        await uow.erasure.log(ErasureRecord(customer.id, now, request_id))
         await uow.commit()
+
+
+async def erasure_log(deps: Dependencies, since: datetime | None) -> list[ErasureRecord]:
+    """The erasure log, oldest first, to keep beside the backups."""
+    async with deps.unit_of_work() as uow:
+        return await uow.erasure.logged(since)
+
+
+async def reapply_erasure(deps: Dependencies, record: ErasureRecord) -> bool:
+    """Erase again a customer whom a restored backup brought back, as confirming the deletion
+    did, and put the record back in the log; False when the customer is not there (any more)."""
+    async with deps.unit_of_work() as uow:
+        customer = await uow.customers.get_for_update(record.customer_id)
+        if customer is not None:
+            await _erase(uow, deps, customer, Actor.SYSTEM)
+        await uow.erasure.log(record)
+        await uow.commit()
+    return customer is not None
+
+
+async def _erase(
+    uow: UnitOfWork, deps: Dependencies, customer: Customer, actor: Actor
+) -> uuid.UUID | None:
+    """Erase the customer and complete their open erasure requests; the first one's id."""
+    pending = [
+        request
+        for _, request in await uow.requests.of_customer(customer.id, 100, None)
+        if request.type is RequestType.ERASURE and request.status in _OPEN
+    ]
+    await uow.cards.discard(customer.profile.billing.card.vault_token)
+    await uow.erasure.erase(customer.id)
+    for request in pending:
+        request.note = request.identity_method = None  # erased with the rest
+        await complete_within(uow, deps, request, actor)
+    return pending[0].id if pending else None
 
 
 def _confirmation(to: str, token: str) -> EmailMessage:

@@ -449,10 +449,28 @@ class Retention(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class ErasureRecord:
+    """One line of the erasure log: whom (a pseudonymous id), when, and at which request; kept
+    so that a restored backup can be erased again (docs/operations.md)."""
+
+    customer_id: uuid.UUID
+    erased_at: datetime
+    request_id: uuid.UUID | None
+
+
 class Erasure(Protocol):
     async def erase(self, customer_id: uuid.UUID) -> None:
         """Remove everything held about the customer except the consent ledger and request
         records, which stay as pseudonymous evidence (no name, address, IP or note in them)."""
+        ...
+
+    async def log(self, record: ErasureRecord) -> None:
+        """Add the record to the erasure log; a customer already in it keeps its first one."""
+        ...
+
+    async def logged(self, since: datetime | None) -> list[ErasureRecord]:
+        """The erasure log, oldest first; from ``since`` on when given."""
         ...
 
 

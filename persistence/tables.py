@@ -497,6 +497,17 @@ policy_versions = Table(
     Column("published_by", Uuid),
 )
 
+# Who was erased, when, at which request: ids only, nothing personal. Exported beside the
+# backups so that a restore can erase them again (docs/operations.md, `datarights erasures`).
+# No foreign keys: the customer is gone, and a restored database may lack the request.
+erasure_log = Table(
+    "erasure_log",
+    metadata,
+    Column("customer_id", Uuid, primary_key=True),
+    Column("erased_at", UTCDateTime, nullable=False, index=True),
+    Column("request_id", Uuid),
+)
+
 policy_acknowledgements = Table(
     "policy_acknowledgements",
     metadata,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domain.ports import ErasureRecord
 from persistence.tables import (
     access_log,
     account_tokens,
@@ -15,6 +17,7 @@ from persistence.tables import (
     consent_states,
     customers,
     data_subject_requests,
+    erasure_log,
     outbox_messages,
     profile_changes,
     request_status_changes,
@@ -57,3 +60,23 @@ class SqlErasure:
             update(access_log).where(access_log.c.customer_id == customer_id).values(note=None)
         )
         await execute(delete(customers).where(customers.c.id == customer_id))
+
+    async def log(self, record: ErasureRecord) -> None:
+        known = await self._conn.scalar(
+            select(erasure_log.c.customer_id).where(erasure_log.c.customer_id == record.customer_id)
+        )
+        if known is None:
+            await self._conn.execute(
+                insert(erasure_log).values(
+                    customer_id=record.customer_id,
+                    erased_at=record.erased_at,
+                    request_id=record.request_id,
+                )
+            )
+
+    async def logged(self, since: datetime | None) -> list[ErasureRecord]:
+        query = select(erasure_log).order_by(erasure_log.c.erased_at, erasure_log.c.customer_id)
+        if since is not None:
+            query = query.where(erasure_log.c.erased_at >= since)
+        rows = await self._conn.execute(query)
+        return [ErasureRecord(row.customer_id, row.erased_at, row.request_id) for row in rows]

@@ -48,6 +48,7 @@ from domain.ports import (
     EmailAlreadyTaken,
     EmailMessage,
     Erasure,
+    ErasureRecord,
     Mailer,
     NameAlreadyTaken,
     OutgoingWebhook,
@@ -97,6 +98,7 @@ class Tables:
     webhook_attempts: list[WebhookAttempt] = field(default_factory=list)
     policies: dict[str, PolicyVersion] = field(default_factory=dict)
     acknowledgements: list[Acknowledgement] = field(default_factory=list)
+    erasure_log: dict[uuid.UUID, ErasureRecord] = field(default_factory=dict)
 
     def load(self, other: Tables) -> None:
         for f in dataclasses.fields(self):
@@ -509,6 +511,13 @@ class InMemoryErasure:
 
     async def erase(self, customer_id: uuid.UUID) -> None:
         self._tables.customers.pop(customer_id, None)
+
+    async def log(self, record: ErasureRecord) -> None:
+        self._tables.erasure_log.setdefault(record.customer_id, record)
+
+    async def logged(self, since: datetime | None) -> list[ErasureRecord]:
+        records = sorted(self._tables.erasure_log.values(), key=lambda r: r.erased_at)
+        return [r for r in records if since is None or r.erased_at >= since]
 
 
 class InMemoryPolicies:
