@@ -14,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-from api import graphql_http
+from api import graphql_http, privacy_center
 from api.availability import is_unavailable, unavailable_error
 from api.context import Context, TrustedProxies
 from api.customer.export import export_routes
@@ -204,6 +204,7 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
         hsts=settings.production,
         ide_path="/graphql",
         ide_policy=graphiql_policy(router.graphql_ide_html),
+        page_policies={privacy_center.PATH: privacy_center.POLICY},
     )
     app.state.settings = settings
     app.state.deps = deps
@@ -217,6 +218,7 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    privacy_center.mount(app)
     return app
 
 

@@ -134,13 +134,23 @@ class RequestIdentity:
 
 class SecurityHeaders:
     """The headers every response carries, and a Content-Security-Policy: the strict one
-    everywhere, a given one for the HTML of GraphiQL (development only)."""
+    everywhere, a given one for the HTML of GraphiQL (development only), and one for each path
+    prefix in ``page_policies`` (pages served by the app, such as the privacy center)."""
 
-    def __init__(self, app: ASGIApp, *, hsts: bool, ide_path: str, ide_policy: str) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        hsts: bool,
+        ide_path: str,
+        ide_policy: str,
+        page_policies: dict[str, str] | None = None,
+    ) -> None:
         self.app = app
         self.hsts = hsts
         self.ide_path = ide_path
         self.ide_policy = ide_policy
+        self.page_policies = page_policies or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -153,6 +163,9 @@ class SecurityHeaders:
                 html = headers.get("content-type", "").startswith("text/html")
                 ide = html and scope["path"] == self.ide_path
                 headers["Content-Security-Policy"] = self.ide_policy if ide else STRICT_POLICY
+                for prefix, policy in self.page_policies.items():
+                    if scope["path"] == prefix or scope["path"].startswith(prefix + "/"):
+                        headers["Content-Security-Policy"] = policy
                 headers["X-Content-Type-Options"] = "nosniff"
                 headers["X-Frame-Options"] = "DENY"
                 headers["Referrer-Policy"] = "no-referrer"
