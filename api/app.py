@@ -18,6 +18,7 @@ from api import graphql_http, privacy_center
 from api.availability import is_unavailable, unavailable_error
 from api.context import Context, TrustedProxies
 from api.customer.export import export_routes
+from api.documents.router import TrustedDocumentsRouter
 from api.errors import MASKED_MESSAGE, redact, refusal_extensions
 from api.health import readiness_routes
 from api.http_edge import BodyLimit, RequestIdentity, SecurityHeaders, graphiql_policy
@@ -126,7 +127,7 @@ async def close_dependencies(deps: Dependencies) -> None:
     deps.hasher.close()  # type: ignore[attr-defined]
 
 
-class DataRightsRouter(graphql_http.GraphQLOverHTTP):
+class DataRightsRouter(TrustedDocumentsRouter):
     async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
@@ -183,6 +184,7 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
         build_schema(settings),
         settings,
         context_getter=context,
+        deps=deps,
     )
     app.include_router(router, prefix="/graphql")
     app.include_router(export_routes(deps, settings.cookie_name))

@@ -1,5 +1,5 @@
 """The ``datarights`` command: serve, worker, migrate, export-schema, partners, consent,
-generate-vault-key, requests."""
+generate-vault-key, requests, documents."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from api.cli_documents import add_document_commands
 from api.cli_erasures import add_erasure_commands
 from api.cli_requests import add_request_commands
 from api.cli_staff import add_staff_commands
@@ -298,6 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     add_request_commands(commands)
     add_staff_commands(commands)
+    add_document_commands(commands)
     add_erasure_commands(commands)
 
     p = commands.add_parser(

@@ -131,6 +131,16 @@ def error_body(message: str, code: str, **extensions: Any) -> bytes:
     return json.dumps({"errors": [error]}, separators=(",", ":")).encode()
 
 
+class OperationRefused(HTTPException):
+    """A well-formed request refused before its operation runs, with a GraphQL error code of
+    its own (PERSISTED_QUERY_NOT_FOUND, say): answered as a refused document is, 200 for
+    ``application/json`` and by :func:`failure_status` for graphql-response+json."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(400, message)
+        self.code = code
+
+
 def refusal(
     status: int,
     message: str,
@@ -215,6 +225,9 @@ class GraphQLOverHTTP(GraphQLRouter[Context, None]):
         token = _answer_as.set(media_type)
         try:
             return await super().run(request, context, root_value)
+        except OperationRefused as refused:
+            status = failure_status(media_type, [refused.code])
+            return refusal(status, refused.reason, refused.code, media_type)
         except HTTPException as refused:
             return refusal(
                 refused.status_code, _without_echo(refused.reason), media_type=media_type

@@ -284,6 +284,22 @@ class Settings(BaseSettings):
         "replicas every limit is multiplied, so production needs DATARIGHTS_REDIS_URL unless "
         "this says one process is all.",
     )
+    trusted_documents_only: bool = Field(
+        default=False,
+        description="Run only trusted documents (`datarights documents load`, sent by "
+        "`documentId` or Apollo's `persistedQuery`) for customers and anonymous callers: any "
+        "other operation is refused with code PERSISTED_QUERY_REQUIRED.",
+    )
+    trusted_documents_partners_exempt: bool = Field(
+        default=True,
+        description="With DATARIGHTS_TRUSTED_DOCUMENTS_ONLY, partners (a valid API key) may "
+        "still send any operation.",
+    )
+    trusted_documents_staff_exempt: bool = Field(
+        default=True,
+        description="With DATARIGHTS_TRUSTED_DOCUMENTS_ONLY, staff (a valid staff session) may "
+        "still send any operation.",
+    )
 
     @field_validator("trusted_proxies", "allowed_origins", mode="before")
     @classmethod

@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from domain.consent.model import ConsentEntry, ConsentState, SharingPurpose, Subject
+from domain.documents.model import TrustedDocument
 from domain.identity.model import AccountToken, ClientInfo, Session, SignInEvent, TokenPurpose
 from domain.mail.model import MailOutcome, NoticeProgress, QueuedEmail, Settlement
 from domain.partners.model import Partner, PartnerKey
@@ -60,6 +61,30 @@ class CustomerRepository(Protocol):
     async def contacts(self, after: uuid.UUID | None, limit: int) -> list[tuple[uuid.UUID, str]]:
         """Up to ``limit`` customers' (id, e-mail address) in id order, after ``after``: a
         page of everyone to write to."""
+        ...
+
+
+class CustomerReadModel(Protocol):
+    """The hot read of a signed-in customer, in one statement and no writes."""
+
+    async def me_by_session(self, token_hash: str) -> tuple[Session, Customer] | None:
+        """The session whose token hashes to ``token_hash`` and its customer, read together,
+        whatever the session's state: the caller applies the session rules
+        (``Session.is_active``: idle and absolute expiry; ``needs_touch``: the idle clock
+        written at most once a minute) exactly as sign-in checks do. None when no session has
+        that hash."""
+        ...
+
+
+class TrustedDocumentRepository(Protocol):
+    async def add(self, documents: Sequence[TrustedDocument]) -> int:
+        """Store those not stored yet (a hash names one text for ever); how many were new."""
+        ...
+
+    async def get(self, document_hash: str) -> TrustedDocument | None: ...
+
+    async def all(self) -> list[TrustedDocument]:
+        """Every trusted document, oldest first."""
         ...
 
 
@@ -566,6 +591,7 @@ class UnitOfWork(Protocol):
     """One transaction: everything written through it is committed together or not at all."""
 
     customers: CustomerRepository
+    customer_reads: CustomerReadModel
     sessions: SessionRepository
     sign_ins: SignInEventRepository
     tokens: AccountTokenRepository
@@ -579,6 +605,7 @@ class UnitOfWork(Protocol):
     access_log: AccessLog
     policies: PolicyRepository
     statistics: StatisticsReadModel
+    trusted_documents: TrustedDocumentRepository
     profile_changes: ProfileChangeRepository
     retention: Retention
     erasure: Erasure

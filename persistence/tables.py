@@ -508,6 +508,17 @@ erasure_log = Table(
     Column("request_id", Uuid),
 )
 
+# Operations shipped ahead of time (persisted queries), by the SHA-256 of their text; checked
+# against the schema when loaded (`datarights documents load`), read by every replica.
+trusted_documents = Table(
+    "trusted_documents",
+    metadata,
+    Column("hash", String(64), primary_key=True),
+    Column("document", Text, nullable=False),
+    Column("operation_name", String(100)),
+    Column("loaded_at", UTCDateTime, nullable=False),
+)
+
 policy_acknowledgements = Table(
     "policy_acknowledgements",
     metadata,

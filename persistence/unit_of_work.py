@@ -12,6 +12,7 @@ from domain.ports import CardVault
 from persistence.card_vault import VaultKeyring
 from persistence.mailer import OutboxMailer
 from persistence.repositories.consent import SqlConsentRepository
+from persistence.repositories.customer_reads import SqlCustomerReadModel
 from persistence.repositories.customers import SqlCustomerRepository
 from persistence.repositories.erasure import SqlErasure
 from persistence.repositories.exports import SqlExportReader
@@ -28,6 +29,7 @@ from persistence.repositories.requests import SqlRequestQueue, SqlRequestReposit
 from persistence.repositories.retention import SqlRetention
 from persistence.repositories.staff import SqlAccessLog, SqlStaffRepository
 from persistence.repositories.statistics import SqlStatisticsReadModel
+from persistence.repositories.trusted_documents import SqlTrustedDocumentRepository
 from persistence.repositories.webhooks import SqlWebhookRepository
 
 # A vault is built per transaction so that a local vault can write in the same one; a payment
@@ -50,6 +52,7 @@ class SqlUnitOfWork:
         await conn.begin()
         self._connection = conn
         self.customers = SqlCustomerRepository(conn)
+        self.customer_reads = SqlCustomerReadModel(conn)
         self.sessions = SqlSessionRepository(conn)
         self.sign_ins = SqlSignInEventRepository(conn)
         self.tokens = SqlAccountTokenRepository(conn)
@@ -62,6 +65,7 @@ class SqlUnitOfWork:
         self.access_log = SqlAccessLog(conn)
         self.policies = SqlPolicyRepository(conn)
         self.statistics = SqlStatisticsReadModel(conn)
+        self.trusted_documents = SqlTrustedDocumentRepository(conn)
         self.profile_changes = SqlProfileChangeRepository(conn)
         self.retention = SqlRetention(conn)
         self.erasure = SqlErasure(conn)

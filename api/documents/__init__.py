@@ -1,0 +1,1 @@
+"""Trusted documents over HTTP: the manifest check, requests by hash, and the prepared `me`."""

@@ -1,0 +1,216 @@
+"""Requests by trusted document, and the switch that allows nothing else.
+
+A client names a trusted document instead of sending its text, either as GraphQL over HTTP's
+trusted-documents convention (``{"documentId": "sha256:…", "variables": …}``) or as Apollo's
+persisted-query extension (``{"extensions": {"persistedQuery": {"version": 1,
+"sha256Hash": "…"}}}``). An unknown hash answers Apollo's ``PersistedQueryNotFound`` (code
+``PERSISTED_QUERY_NOT_FOUND``). With ``DATARIGHTS_TRUSTED_DOCUMENTS_ONLY`` any other operation
+from a customer or an anonymous caller is refused (code ``PERSISTED_QUERY_REQUIRED``);
+partners and staff are exempt unless their settings say otherwise.
+
+A trusted document in the prepared subset of `me` (api/documents/prepared.py) is answered here,
+before Strawberry: one read, direct JSON. Whenever that path could differ from the general one
+(the session must be ended or touched, a GPC episode starts or ends, anything unusual in the
+request, or any fault at all, which the general path then meets and masks) the request goes on
+to the general path as if the prepared one did not exist."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from typing import Any
+
+import orjson
+from cross_web import AsyncHTTPRequestAdapter
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.http import GraphQLRequestData
+from strawberry.schema.base import BaseSchema
+from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET
+
+from api.availability import UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE, is_unavailable
+from api.context import Context, request_token
+from api.documents.store import KnownDocument, TrustedDocuments
+from api.graphql_http import (
+    GraphQLOverHTTP,
+    OperationRefused,
+    loggable_operation_name,
+    negotiate,
+)
+from api.logs import operation_name
+from api.settings import Settings
+from domain.dependencies import Dependencies
+from domain.documents.model import digest_of, document_hash
+from domain.partners.model import looks_like_api_key
+from domain.profile.signed_in import read_signed_in
+from domain.staff.model import looks_like_staff_token
+
+log = logging.getLogger("datarights.documents")
+
+NOT_FOUND_MESSAGE = "PersistedQueryNotFound"  # Apollo clients look for this message
+NOT_FOUND_CODE = "PERSISTED_QUERY_NOT_FOUND"
+REQUIRED_CODE = "PERSISTED_QUERY_REQUIRED"
+REQUIRED_MESSAGE = (
+    "This service runs trusted documents only: send the operation's documentId (or Apollo's "
+    "persistedQuery extension) instead of its text."
+)
+
+# Whether the request being answered names a trusted document (set for every request parsed).
+_by_document: ContextVar[bool] = ContextVar("by_trusted_document", default=False)
+_PREPARED_KEYS = frozenset({"query", "documentId", "variables", "operationName", "extensions"})
+
+
+def document_key(body: dict[str, Any]) -> str | None:
+    """The hash a request names its document by, as sent; None when it names none."""
+    document_id = body.get("documentId")
+    if document_id is not None:
+        if not isinstance(document_id, str):
+            raise OperationRefused("`documentId` must be a string or null.", "BAD_REQUEST")
+        return document_id
+    extensions = body.get("extensions")
+    persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
+    if persisted is None:
+        return None
+    digest = persisted.get("sha256Hash") if isinstance(persisted, dict) else None
+    if not isinstance(digest, str) or persisted.get("version") != 1:
+        raise OperationRefused(
+            "`extensions.persistedQuery` must be {version: 1, sha256Hash: string}.",
+            "BAD_REQUEST",
+        )
+    return digest
+
+
+class TrustedDocumentsRouter(GraphQLOverHTTP):
+    def __init__(
+        self,
+        schema: BaseSchema,
+        settings: Settings,
+        context_getter: Callable[[], Awaitable[Context]],
+        deps: Dependencies,
+    ) -> None:
+        super().__init__(schema, settings, context_getter)
+        self.documents = TrustedDocuments(deps)
+        self._deps = deps
+        self._cookie_name = settings.cookie_name
+        self._trusted_only = settings.trusted_documents_only
+        self._partners_exempt = settings.trusted_documents_partners_exempt
+        self._staff_exempt = settings.trusted_documents_staff_exempt
+
+    async def run(  # type: ignore[override]
+        self,
+        request: Request | WebSocket,
+        context: Context = UNSET,
+        root_value: None = UNSET,
+    ) -> Response | WebSocket:
+        if isinstance(request, Request) and request.method == "POST":
+            answer = await self._prepared_answer(request)
+            if answer is not None:
+                return answer
+        return await super().run(request, context, root_value)
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:  # type: ignore[override]
+        _by_document.set(False)
+        data = await super().parse_http_body(request)
+        key = document_key(json.loads(await request.get_body()))  # an object: checked above
+        if key is None:
+            return data
+        digest = digest_of(key)
+        if data.query is not None:
+            # Apollo sends the text with its hash after a PersistedQueryNotFound: it runs as
+            # a trusted document only if it is one.
+            if digest is None or document_hash(data.query) != digest:
+                raise OperationRefused(
+                    "The query is not the document its hash names.", "BAD_REQUEST"
+                )
+            _by_document.set(await self.documents.find(digest) is not None)
+            return data
+        known = await self.documents.find(digest) if digest else None
+        if known is None:
+            raise OperationRefused(NOT_FOUND_MESSAGE, NOT_FOUND_CODE)
+        _by_document.set(True)
+        operation_name.set(loggable_operation_name(data.operation_name, known.text))
+        return GraphQLRequestData(
+            query=known.text,
+            variables=data.variables,
+            operation_name=data.operation_name,
+            extensions=data.extensions,
+            protocol="http",
+        )
+
+    async def execute_single(  # type: ignore[override]
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        if self._trusted_only and not _by_document.get() and not await self._exempt(context):
+            raise OperationRefused(REQUIRED_MESSAGE, REQUIRED_CODE)
+        return await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
+
+    async def _exempt(self, context: Context) -> bool:
+        """Whether the caller may send operations that are not trusted documents."""
+        try:
+            if self._partners_exempt and await context.partner() is not None:
+                return True
+            return self._staff_exempt and await context.staff() is not None
+        except Exception as error:
+            if is_unavailable(error):
+                raise OperationRefused(UNAVAILABLE_MESSAGE, UNAVAILABLE_CODE) from error
+            raise
+
+    async def _prepared_answer(self, request: Request) -> Response | None:
+        """The answer of the prepared path, or None to take the general one."""
+        media_type = negotiate(request.headers.get("accept"))
+        if media_type is None or self._early_refusal(request, media_type) is not None:
+            return None
+        try:
+            body = orjson.loads(await request.body())
+            if not isinstance(body, dict) or body.keys() - _PREPARED_KEYS:
+                return None
+            if body.get("query") is not None or body.get("variables") not in (None, {}):
+                return None
+            extensions = body.get("extensions")
+            if extensions is not None and (
+                not isinstance(extensions, dict) or extensions.keys() != {"persistedQuery"}
+            ):
+                return None
+            key = document_key(body)
+            digest = digest_of(key) if key is not None else None
+            known = await self.documents.find(digest) if digest is not None else None
+            if known is None or known.me is None:
+                return None
+            name = body.get("operationName")
+            if name is not None and name != known.me.operation_name:
+                return None
+            return await self._answer_me(request, known, media_type)
+        except Exception:
+            # The general path meets the same fault, and logs and masks it as it does.
+            log.debug("the prepared path gave way to the general one", exc_info=True)
+            return None
+
+    async def _answer_me(
+        self, request: Request, known: KnownDocument, media_type: str
+    ) -> Response | None:
+        plan = known.me
+        assert plan is not None
+        token = request_token(request, self._cookie_name)
+        customer = None
+        # As Context.session: a partner's key or a staff token is no customer session.
+        if token and not looks_like_api_key(token) and not looks_like_staff_token(token):
+            read = await read_signed_in(self._deps, token, request.headers.get("sec-gpc") == "1")
+            if read.writes_due:
+                return None
+            customer = read.customer
+        operation_name.set(loggable_operation_name(known.operation_name, known.text))
+        return Response(
+            orjson.dumps({"data": plan.data(customer)}), status_code=200, media_type=media_type
+        )

@@ -1,0 +1,1 @@
+"""Trusted documents: the GraphQL operations front ends and partners ship ahead of time."""

@@ -1,0 +1,320 @@
+"""Trusted documents: a manifest loaded all or nothing, requests by documentId and by Apollo's
+persistedQuery, the switch that allows nothing else, and the prepared `me`, which must answer
+exactly as the general path does."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.app import create_app
+from api.settings import Settings
+from domain.dependencies import Dependencies
+from domain.documents.model import document_hash
+from persistence.tables import trusted_documents
+from tests.api.documents import CUSTOMER_FIELDS
+from tests.api.helpers import register
+from tests.api.test_partners import new_partner
+from tests.conftest import FakeClock
+from tests.graphql import OWN_ORIGIN
+
+ME_FULL = f"query Me {{ me {{ {CUSTOMER_FIELDS} }} }}"
+ME_SMALL = "query MeSmall { me { email name version __typename } }"
+ME_FRAGMENTS = """
+query MeFragments {
+  __typename
+  profile: me { ...Contact billing { card { last4 } ... on Billing { name } } }
+  me { id }
+}
+fragment Contact on Customer { email phone address { city } address { country __typename } }
+"""
+ME_WITH_PREFERENCES = (
+    "query MePreferences { me { email communicationPreferences { topic subscribed } } }"
+)
+SHARE = """
+mutation Share($input: SetSharingPreferencesInput!) {
+  setSharingPreferences(input: $input) { sharingPreferences { purpose granted } errors { code } }
+}
+"""
+STATES = """
+query States($ids: [ID!]!) { consentStates(customerIds: $ids) { customerId purpose granted } }
+"""
+TRUSTED = [ME_FULL, ME_SMALL, ME_FRAGMENTS, ME_WITH_PREFERENCES, SHARE, STATES]
+PREPARED = [ME_FULL, ME_SMALL, ME_FRAGMENTS]
+AD_HOC_ME = "{ me { email } }"
+
+
+def manifest(documents: list[str], prefixed: bool = False) -> dict[str, str]:
+    prefix = "sha256:" if prefixed else ""
+    return {prefix + document_hash(document): document for document in documents}
+
+
+@pytest.fixture
+def load(cli: Any, tmp_path: Path) -> Any:
+    """`datarights documents load` of a manifest: (exit code, stdout, stderr)."""
+
+    async def run(entries: dict[str, Any]) -> tuple[int, str, str]:
+        path = tmp_path / "manifest.json"
+        path.write_text(json.dumps(entries))
+        result: tuple[int, str, str] = await cli("documents", "load", str(path))
+        return result
+
+    return run
+
+
+class Client:
+    """Posts raw GraphQL-over-HTTP bodies, as a front end with trusted documents does."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def post(self, body: dict[str, Any], token: str | None = None) -> httpx.Response:
+        headers = {"Origin": OWN_ORIGIN}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return await self.http.post("/graphql", json=body, headers=headers)
+
+    async def by_text(self, document: str, token: str | None = None, **body: Any) -> Any:
+        return await self.post({"query": document, **body}, token)
+
+    async def by_id(self, document: str, token: str | None = None, **body: Any) -> Any:
+        return await self.post({"documentId": f"sha256:{document_hash(document)}", **body}, token)
+
+
+@contextmanager
+def app_client(settings: Settings, deps: Dependencies) -> Iterator[Client]:
+    app = create_app(settings, deps)
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 50000))
+    yield Client(httpx.AsyncClient(transport=transport, base_url="http://testserver"))
+
+
+@pytest.fixture
+async def client(
+    settings: Settings, deps: Dependencies, engine: AsyncEngine, clock: FakeClock
+) -> AsyncIterator[Client]:
+    with app_client(settings, dataclasses.replace(deps, clock=clock)) as trusted:
+        yield trusted
+
+
+def same(a: httpx.Response, b: httpx.Response) -> None:
+    """The same status, media type and JSON: keys, values and their order."""
+    assert (a.status_code, a.headers["content-type"]) == (b.status_code, b.headers["content-type"])
+    assert json.dumps(a.json()) == json.dumps(b.json())
+
+
+@contextmanager
+def statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "DELETE")):
+            seen.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+
+
+async def test_every_trusted_document_answers_as_its_text_does_whoever_calls(
+    client: Client, load: Any, deps: Dependencies, clock: FakeClock, engine: AsyncEngine
+) -> None:
+    # given every document trusted, a customer, a partner and the variables each needs
+    assert (await load(manifest(TRUSTED)))[0] == 0
+    http = client.http
+    customer_token, customer = await register_by(http)
+    partner_key = await new_partner(deps)
+    variables = {
+        SHARE: {"input": {"preferences": [{"purpose": "PARTNER_OFFERS", "granted": True}]}},
+        STATES: {"ids": [customer["id"]]},
+    }
+
+    async def both_paths(token: str | None) -> None:
+        for document in TRUSTED:
+            extra = {"variables": variables[document]} if document in variables else {}
+            general = await client.by_text(document, token, **extra)
+            trusted = await client.by_id(document, token, **extra)
+            same(general, trusted)
+
+    # when and then: signed in (a fresh session), for a partner, and with no session at all
+    clock.advance(seconds=10)
+    await both_paths(customer_token)
+    with statements(engine) as seen:
+        response = await client.by_id(ME_FULL, customer_token)
+    assert response.json()["data"]["me"]["id"] == customer["id"]
+    assert len(seen) == 1  # the prepared path: the session and the customer in one statement
+    await both_paths(partner_key)
+    await both_paths(None)
+    # a session whose idle clock is due a refresh, then one that has expired
+    clock.advance(minutes=2)
+    await both_paths(customer_token)
+    clock.advance(hours=1)
+    await both_paths(customer_token)
+    assert (await client.by_id(ME_SMALL, customer_token)).json() == {"data": {"me": None}}
+
+
+async def test_the_prepared_path_answers_the_me_subset_in_one_statement(
+    client: Client, load: Any, engine: AsyncEngine, clock: FakeClock
+) -> None:
+    await load(manifest(TRUSTED))
+    token, _ = await register_by(client.http)
+    clock.advance(seconds=5)
+    for document in [ME_FULL, ME_SMALL, ME_FRAGMENTS, ME_WITH_PREFERENCES]:
+        await client.by_id(document, token)  # the first use of a hash looks it up
+        with statements(engine) as seen:
+            response = await client.by_id(document, token)
+        assert "errors" not in response.json()
+        # the session and the customer in one statement; preferences take the general path
+        assert (len(seen) == 1) == (document in PREPARED), (document, seen)
+
+
+async def test_a_gpc_signal_is_honoured_on_the_trusted_path_as_on_the_general_one(
+    client: Client, load: Any
+) -> None:
+    await load(manifest([ME_SMALL]))
+    token, _ = await register_by(client.http)
+    headers = {"Origin": OWN_ORIGIN, "Authorization": f"Bearer {token}", "Sec-GPC": "1"}
+    body = {"documentId": f"sha256:{document_hash(ME_SMALL)}"}
+    for _ in range(2):  # the first starts an episode (a write), the second is within it
+        response = await client.http.post("/graphql", json=body, headers=headers)
+        assert response.json()["data"]["me"]["version"] == 1
+    general = await client.http.post("/graphql", json={"query": ME_SMALL}, headers=headers)
+    same(general, response)
+
+
+async def test_a_bad_manifest_is_refused_whole_with_a_line_per_bad_entry(
+    client: Client, load: Any, engine: AsyncEngine
+) -> None:
+    # given a manifest with one good entry, a hash that is not its document's, and an invalid one
+    good = manifest([ME_SMALL], prefixed=True)
+    wrong_hash = {document_hash("query { other }"): ME_FULL}
+    invalid = manifest(["query { mee { email } }"])
+    # when
+    code, _out, err = await load({**good, **wrong_hash, **invalid})
+    # then
+    assert code != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 3, err
+    assert "not the SHA-256 of its document" in lines[0]
+    assert "Cannot query field 'mee'" in lines[1]
+    assert lines[2] == "datarights: nothing loaded"
+    async with engine.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(trusted_documents)) == 0
+
+
+async def test_a_manifest_loads_once_and_lists(client: Client, load: Any, cli: Any) -> None:
+    code, out, _ = await load(manifest([ME_SMALL, STATES], prefixed=True))
+    assert (code, out.strip()) == (0, "2 trusted documents loaded, 0 already trusted")
+    code, out, _ = await load(manifest([ME_SMALL]))
+    assert (code, out.strip()) == (0, "0 trusted documents loaded, 1 already trusted")
+    code, out, _ = await cli("documents", "list")
+    assert code == 0
+    assert sorted(line.split()[-1] for line in out.splitlines()) == ["MeSmall", "States"]
+    assert f"sha256:{document_hash(STATES)}" in out
+
+
+async def test_requests_name_a_document_by_document_id_or_apollo_persisted_query(
+    client: Client, load: Any
+) -> None:
+    await load(manifest([ME_WITH_PREFERENCES]))
+    token, customer = await register_by(client.http)
+    digest = document_hash(ME_WITH_PREFERENCES)
+    apollo = {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": digest}}}
+    for body in ({"documentId": f"sha256:{digest}"}, {"documentId": digest}, apollo):
+        response = await client.post(body, token)
+        assert response.json()["data"]["me"]["email"] == customer["email"]
+    # Apollo's retry with the text and its hash runs it too
+    response = await client.post({"query": ME_WITH_PREFERENCES, **apollo}, token)
+    assert response.json()["data"]["me"]["email"] == customer["email"]
+
+
+async def test_an_unknown_hash_answers_persisted_query_not_found(client: Client, load: Any) -> None:
+    await load(manifest([ME_SMALL]))
+    unknown = document_hash("query { me { id } }")
+    apollo = {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": unknown}}}
+    for body in ({"documentId": f"sha256:{unknown}"}, apollo, {"documentId": "not-a-hash"}):
+        response = await client.post(body)
+        assert response.status_code == 200
+        assert response.json() == {
+            "errors": [
+                {
+                    "message": "PersistedQueryNotFound",
+                    "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"},
+                }
+            ]
+        }
+    strict = await client.http.post(
+        "/graphql",
+        json={"documentId": f"sha256:{unknown}"},
+        headers={"Accept": "application/graphql-response+json"},
+    )
+    assert strict.status_code == 400
+    wrong = await client.post({"query": ME_FULL, **apollo})
+    assert wrong.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_trusted_documents_only_refuses_a_customer_and_lets_a_partner_through(
+    settings: Settings, deps: Dependencies, engine: AsyncEngine, load: Any
+) -> None:
+    # given the production switch, a customer, a partner and a trusted `me`
+    await load(manifest([ME_SMALL, STATES]))
+    strict = settings.model_copy(update={"trusted_documents_only": True})
+    with app_client(strict, deps) as client:
+        token, customer = await register_by(client.http, via_document=False)
+        partner_key = await new_partner(deps)
+        # when a customer and an anonymous caller send ad-hoc operations
+        refused = [await client.by_text(AD_HOC_ME, token), await client.by_text(AD_HOC_ME)]
+        # then both are refused, with nothing run
+        for response in refused:
+            assert response.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_REQUIRED"
+            assert "data" not in response.json()
+        # trusted documents still run, and a partner may send its own operations
+        assert (await client.by_id(ME_SMALL, token)).json()["data"]["me"]["version"] == 1
+        ad_hoc = "query ($ids: [ID!]!) { consentStates(customerIds: $ids) { granted } }"
+        response = await client.by_text(ad_hoc, partner_key, variables={"ids": [customer["id"]]})
+        assert "errors" not in response.json()
+        # unless partners are not exempt
+    closed = strict.model_copy(update={"trusted_documents_partners_exempt": False})
+    with app_client(closed, deps) as client:
+        response = await client.by_text(ad_hoc, partner_key, variables={"ids": [customer["id"]]})
+        assert response.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_REQUIRED"
+        by_id = await client.by_id(STATES, partner_key, variables={"ids": [customer["id"]]})
+        assert "errors" not in by_id.json()
+
+
+REGISTER_BY_TEXT = """
+mutation Register($input: RegisterInput!) {
+  register(input: $input) { token customer { id email } errors { code } }
+}
+"""
+
+
+async def register_by(http: httpx.AsyncClient, via_document: bool = False) -> Any:
+    """A registered customer's (token, customer); with the switch on, registering is an ad-hoc
+    operation too, so it goes through the tests' own client."""
+    from tests.graphql import GraphQLClient
+
+    del via_document
+    plain = GraphQLClient(http)
+    if http._transport.app.state.settings.trusted_documents_only:  # type: ignore[attr-defined]
+        # The switch refuses ad-hoc registration: register through an app without it.
+        app = create_app(
+            http._transport.app.state.settings.model_copy(  # type: ignore[attr-defined]
+                update={"trusted_documents_only": False}
+            ),
+            http._transport.app.state.deps,  # type: ignore[attr-defined]
+        )
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.10", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as other:
+            return await register(GraphQLClient(other))
+    return await register(plain)
