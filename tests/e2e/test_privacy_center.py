@@ -4,8 +4,11 @@ history, downloads the export and deletes the account."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +16,16 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.api.documents import LOGIN, REGISTER
-from tests.api.helpers import mailed_token
-from tests.factories import PASSWORD, registration
+from domain.dependencies import Dependencies
+from domain.policies.use_cases import publish_policy_version
+from tests.api.documents import LOGIN, REGISTER, REQUEST_RESET
+from tests.api.helpers import mailed_token, outbox
+from tests.conftest import FakeClock
+from tests.factories import registration
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
+NEW_PASSWORD = "a fresh harbour lantern 1927"
 PHONE = {"width": 360, "height": 780}
 DESKTOP = {"width": 1280, "height": 900}
 EXPECTED_POLICY = (
@@ -37,6 +44,36 @@ async def register_through_api(base: str, email: str) -> dict[str, Any]:
     return dict(payload["customer"])
 
 
+async def publish_policies(deps: Dependencies) -> None:
+    """A version in force (announced long ago) and one announced now, to come."""
+    long_ago = FakeClock()
+    long_ago.advance(days=-200)
+    past = dataclasses.replace(deps, clock=long_ago)
+    summary = "What we collect and why, in plain words."
+    url = "https://example.com/privacy"
+    in_force = long_ago.now() + timedelta(days=100)
+    await publish_policy_version(past, None, "2026-05", summary, url, in_force)
+    coming = datetime.now(UTC) + timedelta(days=90)
+    await publish_policy_version(deps, None, "2027-03", "Partners listed by name.", url, coming)
+
+
+async def request_reset(base: str, email: str) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+        answer = await http.post(
+            "/graphql", json={"query": REQUEST_RESET, "variables": {"input": {"email": email}}}
+        )
+    assert answer.json()["data"]["requestPasswordReset"]["accepted"] is True
+
+
+async def mailed_eventually(engine: AsyncEngine, kind: str, to: str) -> str:
+    """The code of a mail the service sends after it has answered (within seconds)."""
+    for _ in range(50):
+        if any(m["recipient"] == to for m in await outbox(engine, kind)):
+            break
+        await asyncio.sleep(0.1)
+    return await mailed_token(engine, kind, to)
+
+
 def read_json(path: Path) -> Any:
     return json.loads(path.read_text())
 
@@ -53,7 +90,7 @@ async def shoot(page: Any, name: str, keep: bool) -> None:
 
 
 async def test_a_person_uses_every_right_from_the_privacy_center(
-    served_url: str, browser: Any, engine: AsyncEngine, backend: str
+    served_url: str, browser: Any, engine: AsyncEngine, backend: str, deps: Dependencies
 ) -> None:
     from playwright.async_api import expect
 
@@ -61,20 +98,37 @@ async def test_a_person_uses_every_right_from_the_privacy_center(
     # given: someone who registered through the API, and the page in a fresh browser
     email = f"browser-{backend}@example.com"
     customer = await register_through_api(served_url, email)
+    await publish_policies(deps)
     context = await browser.new_context(viewport=DESKTOP, accept_downloads=True)
     page = await context.new_page()
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
-    response = await page.goto(f"{served_url}/privacy-center/")
+    center = f"{served_url}/privacy-center/"
+
+    # when: they follow the link in the e-mail that confirms their address
+    verification = await mailed_token(engine, "EMAIL_VERIFICATION", email)
+    response = await page.goto(f"{center}#verify-email={verification}")
     assert response is not None
     assert response.headers["content-security-policy"] == EXPECTED_POLICY
+    await page.get_by_role("button", name="Confirm my address").click()
+    # then
+    await expect(page.locator("#links")).to_contain_text("your e-mail address is confirmed")
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+    # when: they forgot their password and follow the reset link
+    await request_reset(served_url, email)
+    reset = await mailed_eventually(engine, "PASSWORD_RESET", email)
+    await page.goto(f"{center}#reset-password={reset}")
+    await page.get_by_role("textbox", name="New password").fill(NEW_PASSWORD)
+    await page.get_by_role("button", name="Set the new password").click()
+    await expect(page.locator("#links")).to_contain_text("Your password was changed")
+    await page.goto(center)
     await shoot(page, "sign-in", keep)
 
-    # when: they sign in
+    # when: they sign in with it
     await page.get_by_label("E-mail address").fill(email)
-    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_label("Password").fill(NEW_PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
     # then: the profile as stored
     await expect(page.locator("#who")).to_have_text(f"Signed in as {email}")
@@ -82,7 +136,13 @@ async def test_a_person_uses_every_right_from_the_privacy_center(
     await expect(page.locator("#card-on-file")).to_contain_text(
         customer["billing"]["card"]["last4"]
     )
+    await expect(page.locator("#profile-summary")).to_contain_text("E-mail confirmedYes")
     await shoot(page, "account", keep)
+
+    # when: they acknowledge the upcoming policy (the one in force is shown too)
+    await expect(page.locator("#policy")).to_contain_text("Current policy: version 2026-05")
+    await page.get_by_role("button", name="Acknowledge version 2027-03").click()
+    await expect(page.locator("#policy")).to_contain_text("You acknowledged this version.")
 
     # when: they correct a field
     await page.locator("#field-title").fill("Head of Privacy")
@@ -127,7 +187,7 @@ async def test_a_person_uses_every_right_from_the_privacy_center(
     await expect(page.get_by_role("table", name="Requests")).to_contain_text("Access")
 
     # when: they delete the account with the code they were mailed
-    await page.get_by_label("Your password").fill(PASSWORD)
+    await page.get_by_label("Your password").fill(NEW_PASSWORD)
     await page.get_by_role("button", name="Delete my account").click()
     await expect(page.get_by_label("Code from the e-mail")).to_be_focused()
     await shoot(page, "delete-confirm", keep)
@@ -139,7 +199,10 @@ async def test_a_person_uses_every_right_from_the_privacy_center(
     async with httpx.AsyncClient(base_url=served_url, timeout=10) as http:
         login = await http.post(
             "/graphql",
-            json={"query": LOGIN, "variables": {"input": {"email": email, "password": PASSWORD}}},
+            json={
+                "query": LOGIN,
+                "variables": {"input": {"email": email, "password": NEW_PASSWORD}},
+            },
         )
     assert login.json()["data"]["login"]["errors"][0]["code"] == "INVALID_CREDENTIALS"
     assert problems == []

@@ -138,9 +138,15 @@ function linkForm(kind, token) {
     h("h2", { id: "links-title" }, reset ? "Choose a new password" : "Confirm your e-mail address"), form);
 }
 
-async function start() {
+function followLink() {
   const match = /^#(verify-email|reset-password)=(.+)$/.exec(location.hash);
   if (match) linkForm(match[1], decodeURIComponent(match[2]));
+}
+
+window.addEventListener("hashchange", followLink);
+
+async function start() {
+  followLink();
   try {
     fields = (await graphql(PROFILE_FIELDS)).profileFields;
     if (!(await signedIn())) signInScreen();
