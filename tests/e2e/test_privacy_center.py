@@ -21,7 +21,7 @@ from domain.policies.use_cases import publish_policy_version
 from tests.api.documents import LOGIN, REGISTER, REQUEST_RESET
 from tests.api.helpers import mailed_token, outbox
 from tests.conftest import FakeClock
-from tests.factories import registration
+from tests.factories import PASSWORD, registration
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -137,6 +137,12 @@ async def test_a_person_uses_every_right_from_the_privacy_center(
         customer["billing"]["card"]["last4"]
     )
     await expect(page.locator("#profile-summary")).to_contain_text("E-mail confirmedYes")
+    # every input has a label, and nothing is wider than a phone
+    unlabelled = "[...document.querySelectorAll('input')].filter(i => !i.labels.length)"
+    assert await page.evaluate(f"{unlabelled}.map(i => i.outerHTML)") == []
+    await page.set_viewport_size(PHONE)
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    await page.set_viewport_size(DESKTOP)
     await shoot(page, "account", keep)
 
     # when: they acknowledge the upcoming policy (the one in force is shown too)
@@ -207,6 +213,44 @@ async def test_a_person_uses_every_right_from_the_privacy_center(
     assert login.json()["data"]["login"]["errors"][0]["code"] == "INVALID_CREDENTIALS"
     assert problems == []
     await context.close()
+
+
+async def test_the_page_returns_to_sign_in_when_the_session_ends(
+    served_url: str, browser: Any, engine: AsyncEngine, backend: str
+) -> None:
+    from playwright.async_api import expect
+
+    # given: someone signed in in the page
+    email = f"ended-{backend}@example.com"
+    await register_through_api(served_url, email)
+    context = await browser.new_context(viewport=PHONE)
+    page = await context.new_page()
+    await page.goto(f"{served_url}/privacy-center/")
+    await page.get_by_label("E-mail address").fill(email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.locator("#who")).to_have_text(f"Signed in as {email}")
+    # when: the session ends behind its back, and they change a choice
+    await context.clear_cookies()
+    await page.get_by_label("Newsletter").check()
+    # then
+    await expect(page.get_by_role("alert")).to_have_text(re.compile("session has ended"))
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    await context.close()
+
+
+def test_a_missing_browser_is_named_and_fails_where_every_backend_is_required(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests import backends
+    from tests.e2e.conftest import browser_missing
+
+    monkeypatch.setattr(backends, "REQUIRE_ALL", False)
+    with pytest.raises(pytest.skip.Exception, match="Chromium is not installed"):
+        browser_missing("Chromium is not installed at /nowhere")
+    monkeypatch.setattr(backends, "REQUIRE_ALL", True)
+    with pytest.raises(pytest.fail.Exception, match="DATARIGHTS_REQUIRE_ALL_BACKENDS"):
+        browser_missing("Chromium is not installed at /nowhere")
 
 
 @pytest.mark.parametrize("path", ["/privacy-center/", "/privacy-center/js/main.js"])

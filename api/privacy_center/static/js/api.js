@@ -9,6 +9,8 @@ export class ApiError extends Error {
   }
 }
 
+export const SESSION_ENDED = "Your session has ended. Sign in again to go on.";
+
 export async function graphql(query, variables = {}) {
   let response;
   try {
@@ -33,6 +35,11 @@ export async function graphql(query, variables = {}) {
     let message = first.message;
     if (code === "RATE_LIMITED" && first.extensions.retryAfter) {
       message = `Too many attempts. Try again in ${first.extensions.retryAfter} seconds.`;
+    }
+    if (code === "UNAUTHENTICATED") {
+      // The session ended (idle, signed out elsewhere, password changed): back to sign-in.
+      message = SESSION_ENDED;
+      window.dispatchEvent(new CustomEvent("session-ended"));
     }
     throw new ApiError(message, code);
   }

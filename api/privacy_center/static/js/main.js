@@ -2,7 +2,7 @@
 
 import {
   ApiError, graphql, HISTORY, LOGIN, LOGOUT, ME, POLICIES, PROFILE_FIELDS, RESET_PASSWORD,
-  VERIFY_EMAIL,
+  SESSION_ENDED, VERIFY_EMAIL,
 } from "./api.js";
 import { choicesSection } from "./choices.js";
 import { alarm, announce, h } from "./dom.js";
@@ -144,6 +144,11 @@ function followLink() {
 }
 
 window.addEventListener("hashchange", followLink);
+window.addEventListener("session-ended", () => {
+  $("account").replaceChildren();
+  alarm(SESSION_ENDED);
+  signInScreen();
+});
 
 async function start() {
   followLink();
