@@ -23,6 +23,7 @@ from api.errors import MASKED_MESSAGE, redact, refusal_extensions
 from api.health import readiness_routes
 from api.http_edge import BodyLimit, RequestIdentity, SecurityHeaders, graphiql_policy
 from api.logs import configure_logging, request_id
+from api.metrics import RequestMetrics, install_metrics, note_graphql_response
 from api.network import SystemResolver
 from api.schema import build_schema
 from api.settings import Settings
@@ -139,6 +140,7 @@ class DataRightsRouter(TrustedDocumentsRouter):
             response["errors"] = [_formatted(error) for error in result.errors]
         if result.extensions:
             response["extensions"] = result.extensions
+        note_graphql_response(response)
         return response
 
 
@@ -200,6 +202,9 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
         allow_headers=["Content-Type", "Authorization"],
         max_age=600,
     )
+    # Inside RequestIdentity, which names the operation; /metrics is served beside /graphql.
+    metrics = install_metrics(app, settings, deps)
+    app.add_middleware(RequestMetrics, metrics=metrics, graphql_path="/graphql")
     app.add_middleware(RequestIdentity, graphql_path="/graphql")
     app.add_middleware(
         SecurityHeaders,

@@ -32,9 +32,12 @@ def _migrate(settings: Settings) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
+    import contextlib
+
     import uvicorn
 
     from api.logs import configure_logging
+    from api.metrics import multiprocess_directory
     from persistence.migrate import pending
 
     settings = settings_or_exit()
@@ -49,20 +52,23 @@ def serve(args: argparse.Namespace) -> int:
             return 2
     else:
         _migrate(settings)
-    uvicorn.run(
-        "api.app:app_from_environment",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        proxy_headers=False,  # the app reads X-Forwarded-For itself, from trusted proxies only
-        server_header=False,
-        log_level=settings.log_level.lower(),
-        # Logging is ours (api/logs.py): uvicorn's lines go through it, and its access log, which
-        # would print query strings, gives way to our own access event (api/http_edge.py).
-        log_config=None,
-        access_log=False,
-    )
+    # Several workers add up their metrics in one directory, named before they start.
+    shared_metrics = multiprocess_directory() if args.workers > 1 else contextlib.nullcontext()
+    with shared_metrics:
+        uvicorn.run(
+            "api.app:app_from_environment",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            proxy_headers=False,  # the app reads X-Forwarded-For itself, from trusted proxies
+            server_header=False,
+            log_level=settings.log_level.lower(),
+            # Logging is ours (api/logs.py): uvicorn's lines go through it, and its access log,
+            # which would print query strings, gives way to our access event (api/http_edge.py).
+            log_config=None,
+            access_log=False,
+        )
     return 0
 
 
@@ -237,7 +243,8 @@ def generate_vault_key(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Every command and its options (docker/compose.yaml is checked against it)."""
     parser = argparse.ArgumentParser(prog="datarights", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -318,8 +325,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = commands.add_parser("generate-vault-key", help="print a new card-vault key")
     p.add_argument("--key-id", default="k1")
     p.set_defaults(run=generate_vault_key)
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if args.command != "migrate":
         # Alembic's plug-in and context chatter says nothing to someone running another command.

@@ -27,7 +27,7 @@ access_log = logging.getLogger("datarights.access")
 # An incoming X-Request-ID (from a load balancer) is kept only if it could not disturb a log line.
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{7,127}")
 _LOGGABLE_PATH = re.compile(r"/[A-Za-z0-9/._\-{}]{0,199}")
-_PROBES = frozenset({"/healthz", "/readyz"})
+_PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
 
 STRICT_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 HSTS = "max-age=63072000; includeSubDomains"

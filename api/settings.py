@@ -83,6 +83,12 @@ class Settings(BaseSettings):
         "text otherwise.",
     )
 
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="When set, `/metrics` answers only a scrape that sends it as a bearer token "
+        "(`Authorization: Bearer …`); unset, `/metrics` is open: keep it off the public route.",
+    )
+
     card_vault_keys: str = Field(
         default=DEVELOPMENT_VAULT_KEYS,
         description="Keys of the local card vault, which also seal staff TOTP secrets and webhook "

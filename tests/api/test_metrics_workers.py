@@ -1,0 +1,78 @@
+"""``datarights serve --workers 2``: whichever worker answers a scrape reports every worker's
+counts (prometheus-client's multiprocess mode, in a directory serve prepares)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from persistence.database import create_engine
+from tests.api.test_metrics import parse, value
+from tests.api.test_served_process import ROOT, free_port
+
+LIVE_GAUGE = re.compile(r"gauge_livesum_(\d+)\.db")
+
+
+@pytest.fixture
+def two_workers(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The service with two workers on SQLite, its metrics directory given by the operator
+    (holding a previous run's leftovers); stopped after the test."""
+    shared = tmp_path / "metrics"
+    shared.mkdir()
+    (shared / "counter_1.db").write_bytes(b"a previous run's file, unreadable now")
+    port = free_port()
+    log = tmp_path / "serve.log"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "DATARIGHTS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'workers.db'}",
+        "PROMETHEUS_MULTIPROC_DIR": str(shared),
+    }
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "2"],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 40
+        # Both workers are up once each has written its live gauges.
+        while len({m[1] for p in shared.iterdir() if (m := LIVE_GAUGE.fullmatch(p.name))}) < 2:
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"two workers did not start:\n{log.read_text()}")
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}", shared
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def test_every_scrape_adds_up_the_counts_of_both_workers(
+    two_workers: tuple[str, Path], tmp_path: Path
+) -> None:
+    base, shared = two_workers
+    # given: requests on new connections, which the two workers share between them
+    for _ in range(6):
+        response = httpx.post(
+            f"{base}/graphql", json={"query": "query Counted { __typename }"}, timeout=10
+        )
+        assert response.status_code == 200, response.text
+    # when
+    scrapes = [parse(httpx.get(f"{base}/metrics", timeout=10).text) for _ in range(4)]
+    # then
+    pool_size = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'workers.db'}").pool.size()
+    for samples in scrapes:
+        count = "datarights_graphql_requests_total"
+        assert value(samples, count, operation="Counted", outcome="ok") == 6
+        assert value(samples, "datarights_db_pool_size") == 2 * pool_size
+    assert not (shared / "counter_1.db").exists()
