@@ -22,10 +22,10 @@ from domain.dependencies import Dependencies
 from domain.documents.model import document_hash
 from persistence.tables import trusted_documents
 from tests.api.documents import CUSTOMER_FIELDS
-from tests.api.helpers import register
+from tests.api.helpers import register, staff_token
 from tests.api.test_partners import new_partner
 from tests.conftest import FakeClock
-from tests.graphql import OWN_ORIGIN
+from tests.graphql import OWN_ORIGIN, GraphQLClient
 
 ME_FULL = f"query Me {{ me {{ {CUSTOMER_FIELDS} }} }}"
 ME_SMALL = "query MeSmall { me { email name version __typename } }"
@@ -270,7 +270,7 @@ async def test_trusted_documents_only_refuses_a_customer_and_lets_a_partner_thro
     await load(manifest([ME_SMALL, STATES]))
     strict = settings.model_copy(update={"trusted_documents_only": True})
     with app_client(strict, deps) as client:
-        token, customer = await register_by(client.http, via_document=False)
+        token, customer = await register_by(client.http)
         partner_key = await new_partner(deps)
         # when a customer and an anonymous caller send ad-hoc operations
         refused = [await client.by_text(AD_HOC_ME, token), await client.by_text(AD_HOC_ME)]
@@ -283,7 +283,7 @@ async def test_trusted_documents_only_refuses_a_customer_and_lets_a_partner_thro
         ad_hoc = "query ($ids: [ID!]!) { consentStates(customerIds: $ids) { granted } }"
         response = await client.by_text(ad_hoc, partner_key, variables={"ids": [customer["id"]]})
         assert "errors" not in response.json()
-        # unless partners are not exempt
+    # unless partners are not exempt
     closed = strict.model_copy(update={"trusted_documents_partners_exempt": False})
     with app_client(closed, deps) as client:
         response = await client.by_text(ad_hoc, partner_key, variables={"ids": [customer["id"]]})
@@ -292,19 +292,9 @@ async def test_trusted_documents_only_refuses_a_customer_and_lets_a_partner_thro
         assert "errors" not in by_id.json()
 
 
-REGISTER_BY_TEXT = """
-mutation Register($input: RegisterInput!) {
-  register(input: $input) { token customer { id email } errors { code } }
-}
-"""
-
-
-async def register_by(http: httpx.AsyncClient, via_document: bool = False) -> Any:
+async def register_by(http: httpx.AsyncClient) -> Any:
     """A registered customer's (token, customer); with the switch on, registering is an ad-hoc
-    operation too, so it goes through the tests' own client."""
-    from tests.graphql import GraphQLClient
-
-    del via_document
+    operation too, so it goes through an app without the switch."""
     plain = GraphQLClient(http)
     if http._transport.app.state.settings.trusted_documents_only:  # type: ignore[attr-defined]
         # The switch refuses ad-hoc registration: register through an app without it.
@@ -318,3 +308,22 @@ async def register_by(http: httpx.AsyncClient, via_document: bool = False) -> An
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as other:
             return await register(GraphQLClient(other))
     return await register(plain)
+
+
+async def test_staff_are_exempt_from_the_switch_unless_it_says_otherwise(
+    settings: Settings, deps: Dependencies, engine: AsyncEngine
+) -> None:
+    # given a member of staff signed in (through an app without the switch)
+    with app_client(settings, deps) as open_client:
+        token = await staff_token(GraphQLClient(open_client.http), deps)
+    ad_hoc = "query { requests(first: 1) { edges { cursor } } }"
+    strict = settings.model_copy(update={"trusted_documents_only": True})
+    # when and then: exempt by default; refused when staff are not exempt; a forged token too
+    with app_client(strict, deps) as client:
+        assert "errors" not in (await client.by_text(ad_hoc, token)).json()
+        forged = await client.by_text(ad_hoc, token[:-4] + "AAAA")
+        assert forged.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_REQUIRED"
+    closed = strict.model_copy(update={"trusted_documents_staff_exempt": False})
+    with app_client(closed, deps) as client:
+        refused = await client.by_text(ad_hoc, token)
+        assert refused.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_REQUIRED"
