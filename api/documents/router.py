@@ -35,6 +35,7 @@ from strawberry.types.unset import UNSET
 from api.availability import UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE, is_unavailable
 from api.context import Context, request_token
 from api.documents.store import KnownDocument, TrustedDocuments
+from api.errors import MASKED_MESSAGE
 from api.graphql_http import (
     GraphQLOverHTTP,
     OperationRefused,
@@ -126,9 +127,9 @@ class TrustedDocumentsRouter(GraphQLOverHTTP):
                 raise OperationRefused(
                     "The query is not the document its hash names.", "BAD_REQUEST"
                 )
-            _by_document.set(await self.documents.find(digest) is not None)
+            _by_document.set(await self._find(digest) is not None)
             return data
-        known = await self.documents.find(digest) if digest else None
+        known = await self._find(digest) if digest else None
         if known is None:
             raise OperationRefused(NOT_FOUND_MESSAGE, NOT_FOUND_CODE)
         _by_document.set(True)
@@ -156,6 +157,12 @@ class TrustedDocumentsRouter(GraphQLOverHTTP):
             request, request_adapter, sub_response, context, root_value, request_data
         )
 
+    async def _find(self, digest: str) -> KnownDocument | None:
+        try:
+            return await self.documents.find(digest)
+        except Exception as error:
+            raise _refusal_of(error) from error
+
     async def _exempt(self, context: Context) -> bool:
         """Whether the caller may send operations that are not trusted documents."""
         try:
@@ -163,9 +170,7 @@ class TrustedDocumentsRouter(GraphQLOverHTTP):
                 return True
             return self._staff_exempt and await context.staff() is not None
         except Exception as error:
-            if is_unavailable(error):
-                raise OperationRefused(UNAVAILABLE_MESSAGE, UNAVAILABLE_CODE) from error
-            raise
+            raise _refusal_of(error) from error
 
     async def _prepared_answer(self, request: Request) -> Response | None:
         """The answer of the prepared path, or None to take the general one."""
@@ -214,3 +219,11 @@ class TrustedDocumentsRouter(GraphQLOverHTTP):
         return Response(
             orjson.dumps({"data": plan.data(customer)}), status_code=200, media_type=media_type
         )
+
+
+def _refusal_of(error: Exception) -> OperationRefused:
+    """A fault met before the operation ran, masked as the schema masks one while it runs."""
+    if is_unavailable(error):
+        return OperationRefused(UNAVAILABLE_MESSAGE, UNAVAILABLE_CODE)
+    log.error("unexpected error before the operation ran", exc_info=error)
+    return OperationRefused(MASKED_MESSAGE, "INTERNAL_SERVER_ERROR")

@@ -20,6 +20,8 @@ from api.app import create_app
 from api.settings import Settings
 from domain.dependencies import Dependencies
 from domain.documents.model import document_hash
+from persistence.repositories.customer_reads import SqlCustomerReadModel
+from persistence.repositories.trusted_documents import SqlTrustedDocumentRepository
 from persistence.tables import trusted_documents
 from tests.api.documents import CUSTOMER_FIELDS
 from tests.api.helpers import register, staff_token
@@ -327,3 +329,26 @@ async def test_staff_are_exempt_from_the_switch_unless_it_says_otherwise(
     with app_client(closed, deps) as client:
         refused = await client.by_text(ad_hoc, token)
         assert refused.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_REQUIRED"
+
+
+async def test_a_fault_on_the_prepared_path_leaves_the_answer_to_the_general_one(
+    client: Client, load: Any, monkeypatch: pytest.MonkeyPatch, captured_logs: Any
+) -> None:
+    # given a trusted `me` whose one-statement read breaks
+    await load(manifest([ME_SMALL]))
+    token, _ = await register_by(client.http)
+    expected = (await client.by_text(ME_SMALL, token)).json()
+
+    async def broken(*_args: Any) -> None:
+        raise RuntimeError("the read model broke")
+
+    monkeypatch.setattr(SqlCustomerReadModel, "me_by_session", broken)
+    # when and then: the general path answers, as it would have
+    assert (await client.by_id(ME_SMALL, token)).json() == expected
+    # and a fault looking a document up is masked, its detail only in the log
+    monkeypatch.setattr(SqlTrustedDocumentRepository, "get", broken)
+    unknown = await client.post({"documentId": document_hash("query Other { me { id } }")})
+    error = unknown.json()["errors"][0]
+    assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert "broke" not in unknown.text
+    assert "the read model broke" in captured_logs.text
