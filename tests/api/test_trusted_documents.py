@@ -13,10 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import parse
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.app import create_app
+from api.documents.prepared import prepare_me
 from api.settings import Settings
 from domain.dependencies import Dependencies
 from domain.documents.model import document_hash
@@ -352,3 +354,24 @@ async def test_a_fault_on_the_prepared_path_leaves_the_answer_to_the_general_one
     assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
     assert "broke" not in unknown.text
     assert "the read model broke" in captured_logs.text
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "query ($skip: Boolean!) { me { email @skip(if: $skip) } }",
+        "query { me { email } profileFields { key } }",
+        "query { me { requests(first: 1) { totalCount } } }",
+        "mutation { logout { ended } }",
+        "query A { me { id } } query B { me { email } }",
+        "query { me { ... @include(if: true) { email } } }",
+    ],
+)
+def test_only_plain_me_selections_are_prepared(document: str) -> None:
+    assert prepare_me(parse(document)) is None
+
+
+def test_a_prepared_me_merges_fields_as_graphql_collects_them() -> None:
+    plan = prepare_me(parse(ME_FRAGMENTS))
+    assert plan is not None
+    assert plan.data(None) == {"__typename": "Query", "profile": None, "me": None}
