@@ -32,6 +32,7 @@ from strawberry.types.unset import UNSET
 from api.context import Context
 from api.csrf import CookieRequests
 from api.logs import operation_name
+from api.metrics import note_graphql_refusal
 from api.settings import Settings
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -149,6 +150,7 @@ def refusal(
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     """A whole request refused before any GraphQL ran."""
+    note_graphql_refusal(code)
     return Response(
         error_body(message, code), status_code=status, media_type=media_type, headers=headers
     )

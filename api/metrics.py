@@ -104,6 +104,11 @@ def note_graphql_response(response: Mapping[str, Any]) -> None:
     graphql_outcome.set(outcome_of(response))
 
 
+def note_graphql_refusal(code: str) -> None:
+    """Record the outcome of a GraphQL request refused as a whole before it ran."""
+    graphql_outcome.set(_OUTCOME_OF_CODE.get(code, "bad_request"))
+
+
 def _outcome_of_status(status: int) -> str:
     """The outcome of a GraphQL request refused before a response document was made."""
     if status < 400:

@@ -86,6 +86,18 @@ async def test_a_request_refused_before_graphql_runs_is_counted_by_its_status(
     assert value(samples, count, operation="anonymous", outcome="bad_request") == 1
 
 
+async def test_a_refusal_answered_with_200_is_not_counted_as_ok(client: GraphQLClient) -> None:
+    # given: a document id no manifest holds (application/json: 200, the code in the body)
+    unknown = await client.http.post("/graphql", json={"documentId": "sha256:" + "0" * 64})
+    assert unknown.status_code == 200, unknown.text
+    # when
+    samples = await scrape(client.http)
+    # then
+    count = "datarights_graphql_requests_total"
+    assert value(samples, count, operation="anonymous", outcome="bad_request") == 1
+    assert value(samples, count, operation="anonymous", outcome="ok") == 0
+
+
 async def test_operation_names_past_the_bound_count_as_other(
     client: GraphQLClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
