@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -15,9 +16,12 @@ from typing import Any
 import httpx
 import pytest
 
+from domain.documents.model import document_hash
 from tests import backends
+from tests.api.documents import LOGIN, REGISTER, REQUEST_RESET
 
 ROOT = Path(__file__).resolve().parents[2]
+PAGE_DOCUMENTS = ROOT / "api" / "privacy_center" / "persisted-documents.json"
 CHROMIUM = Path(os.environ.get("DATARIGHTS_TEST_CHROMIUM", "/usr/bin/chromium"))
 
 
@@ -49,10 +53,22 @@ def _chromium_installed() -> bool:
     return CHROMIUM.exists()
 
 
+def _load_documents(env: dict[str, str], manifest: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "api.cli", "documents", "load", str(manifest)],
+        cwd=manifest.parent,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
 @pytest.fixture
 async def served_url(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
     """`datarights serve` on a free port against the test database; its public URL is its own
-    origin, so the API's CSRF rule accepts the page's cookie requests."""
+    origin, so the API's CSRF rule accepts the page's cookie requests. It runs trusted documents
+    only: the page's (api/privacy_center/persisted-documents.json) and those the tests send
+    to register, sign in and ask for a reset, as a production front end would ship them."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"
@@ -63,7 +79,14 @@ async def served_url(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
         "DATARIGHTS_PUBLIC_URL": base,
         "DATARIGHTS_ARGON2_MEMORY_KIB": "8",
         "DATARIGHTS_ARGON2_TIME_COST": "1",
+        "DATARIGHTS_TRUSTED_DOCUMENTS_ONLY": "true",
     }
+    manifest = {
+        **json.loads(PAGE_DOCUMENTS.read_text()),
+        **{document_hash(text): text for text in (REGISTER, LOGIN, REQUEST_RESET)},
+    }
+    (tmp_path / "documents.json").write_text(json.dumps(manifest))
+    _load_documents(env, tmp_path / "documents.json")
     process = _serve(port, env, log)
     try:
         deadline = time.monotonic() + 30
