@@ -167,6 +167,11 @@ async def test_a_person_uses_every_right_from_the_privacy_center(
     # every input has a label, and nothing is wider than a phone
     unlabelled = "[...document.querySelectorAll('input')].filter(i => !i.labels.length)"
     assert await page.evaluate(f"{unlabelled}.map(i => i.outerHTML)") == []
+    described = "[...document.querySelectorAll('[aria-describedby]')]"
+    missing = ".flatMap(e => e.getAttribute('aria-describedby').split(' '))"
+    assert (
+        await page.evaluate(f"{described}{missing}.filter(i => !document.getElementById(i))") == []
+    )
     await page.set_viewport_size(PHONE)
     assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     await page.set_viewport_size(DESKTOP)

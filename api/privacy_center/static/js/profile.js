@@ -42,8 +42,9 @@ const id = (spec, part = "") => `field-${spec.name}${part}`.toLowerCase();
 function control(spec, customer) {
   const value = valueAt(customer, spec.path);
   const described = `${id(spec)}-error`;
+  const hinted = spec.mandatory ? "" : `${id(spec)}-hint `;
   const common = {
-    "aria-describedby": described, "aria-required": spec.mandatory ? "true" : false,
+    "aria-describedby": `${hinted}${described}`, "aria-required": spec.mandatory ? "true" : false,
   };
   const mark = spec.mandatory ? h("span", { class: "mandatory", "aria-hidden": "true" }, " *") : null;
   const title = h("label", { for: id(spec) }, label(spec.name), mark);
@@ -52,6 +53,7 @@ function control(spec, customer) {
     return h(
       "fieldset", { class: "field", "aria-describedby": described },
       h("legend", {}, label(spec.name)),
+      h("p", { class: "hint", id: `${id(spec)}-hint` }, "Optional: leave both empty to remove it."),
       h("label", { for: id(spec) }, "Amount"),
       h("input", { ...common, id: id(spec), type: "number", inputmode: "decimal", step: "0.01",
         min: spec.minValue ?? false, max: spec.maxValue ?? false, value: value ? value.amount : "" }),
@@ -71,7 +73,8 @@ function control(spec, customer) {
     if (spec.kind === "EMAIL") attributes.autocomplete = "email";
     if (spec.kind === "PHONE" && spec.name === "PHONE") attributes.autocomplete = "tel";
   }
-  const hint = spec.mandatory ? null : h("p", { class: "hint" }, "Optional: leave empty to remove it.");
+  const hint = spec.mandatory ? null
+    : h("p", { class: "hint", id: `${id(spec)}-hint` }, "Optional: leave empty to remove it.");
   return h("div", { class: "field" }, title, hint, h("input", attributes), error);
 }
 
