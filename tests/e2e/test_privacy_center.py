@@ -214,6 +214,18 @@ async def test_a_person_uses_every_right_from_the_privacy_center(
     await expect(history.locator("tbody tr").first).to_contain_text("Newsletter")
     await expect(history.locator("tbody tr").first).to_contain_text("Self service")
 
+    # when: their browser sends Global Privacy Control and they allow partners' offers
+    await context.set_extra_http_headers({"Sec-GPC": "1"})
+    await page.get_by_label("Offers from partners").click()
+    # then: the page tells them their browser asks the opposite, and grants only if they insist
+    override = page.get_by_role("button", name="Allow it anyway")
+    await expect(override).to_be_focused()
+    await expect(page.locator("#purpose-partner_offers")).not_to_be_checked()
+    await override.press("Enter")
+    await expect(page.locator("#status")).to_have_text("Offers from partners: allowed.")
+    await expect(page.locator("#purpose-partner_offers")).to_be_checked()
+    await context.set_extra_http_headers({})
+
     # when: they download their data
     async with page.expect_download() as downloading:
         await page.get_by_role("button", name="Download a copy of your data").click()

@@ -19,13 +19,15 @@ const PURPOSES = {
   AGGREGATE_STATISTICS: "Inclusion in aggregate, non-identifying statistics",
 };
 
-async function change(box, document_, name, input, refresh, done) {
+async function change(box, document_, name, input, refresh, done, refused = null) {
   box.disabled = true;
   try {
     const payload = (await graphql(document_, { input }))[name];
     if (payload.errors.length) {
       box.checked = !box.checked;
-      alarm(payload.errors.map((error) => error.message).join(" "));
+      if (!refused || !refused(payload.errors)) {
+        alarm(payload.errors.map((error) => error.message).join(" "));
+      }
       return;
     }
     alarm("");
@@ -37,6 +39,19 @@ async function change(box, document_, name, input, refresh, done) {
   } finally {
     box.disabled = box.dataset.locked === "true";
   }
+}
+
+// Global Privacy Control: the browser asks that nothing be shared, so a grant needs the
+// person to say, having been told, that they want it all the same.
+function gpcConflict(errors, conflict, box, confirm) {
+  const error = errors.find((e) => e.code === "GPC_CONFLICT");
+  if (!error) return false;
+  const button = h("button", { type: "button", class: "secondary", id: `${box.id}-override` },
+    "Allow it anyway");
+  button.addEventListener("click", confirm);
+  conflict.replaceChildren(h("p", { class: "error" }, error.message), button);
+  button.focus();
+  return true;
 }
 
 export function choicesSection(customer, refresh) {
@@ -59,14 +74,18 @@ export function choicesSection(customer, refresh) {
     const box = h("input", {
       type: "checkbox", id: `purpose-${preference.purpose}`.toLowerCase(), checked: preference.granted,
     });
-    box.addEventListener("change", () => {
+    const title = PURPOSES[preference.purpose] || words(preference.purpose);
+    const conflict = h("div", { class: "conflict", id: `${box.id}-gpc`, "aria-live": "polite" });
+    const grant = (override) => {
       const choice = { purpose: preference.purpose, granted: box.checked };
       const state = box.checked ? "allowed" : "not allowed";
-      change(box, SET_SHARING, "setSharingPreferences", { preferences: [choice] },
-        refresh, `${PURPOSES[preference.purpose] || words(preference.purpose)}: ${state}.`);
-    });
-    return h("div", { class: "field inline" }, box,
-      h("label", { for: box.id }, PURPOSES[preference.purpose] || words(preference.purpose)));
+      const input = { preferences: [choice], overrideGlobalPrivacyControl: override };
+      conflict.replaceChildren();
+      change(box, SET_SHARING, "setSharingPreferences", input, refresh, `${title}: ${state}.`,
+        (errors) => gpcConflict(errors, conflict, box, () => { box.checked = true; grant(true); }));
+    };
+    box.addEventListener("change", () => grant(false));
+    return h("div", {}, h("div", { class: "field inline" }, box, h("label", { for: box.id }, title)), conflict);
   });
   const optOut = h("button", { type: "button", class: "secondary", id: "opt-out-all" },
     "Opt out of all communications");
