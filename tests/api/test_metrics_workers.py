@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api.metrics import MULTIPROCESS_ENV, forget_dead_workers, multiprocess_directory
 from persistence.database import create_engine
 from tests.api.test_metrics import parse, value
 from tests.api.test_served_process import ROOT, free_port
@@ -76,3 +77,33 @@ def test_every_scrape_adds_up_the_counts_of_both_workers(
         assert value(samples, count, operation="Counted", outcome="ok") == 6
         assert value(samples, "datarights_db_pool_size") == 2 * pool_size
     assert not (shared / "counter_1.db").exists()
+
+
+def test_serve_makes_a_metrics_directory_of_its_own_and_removes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(MULTIPROCESS_ENV, raising=False)
+    with multiprocess_directory() as made:
+        assert os.environ[MULTIPROCESS_ENV] == made
+        assert Path(made).is_dir()
+    assert not Path(made).exists()
+    assert MULTIPROCESS_ENV not in os.environ
+
+
+CRASHING_WORKER = """
+import os
+from prometheus_client import Gauge
+Gauge("datarights_db_pool_size", "", multiprocess_mode="livesum").set(5)
+os._exit(1)  # as a killed worker: no atexit
+"""
+
+
+def test_a_worker_that_died_stops_counting_in_the_live_gauges(tmp_path: Path) -> None:
+    # given: a worker wrote its live gauge, then died without a word
+    env = {**os.environ, MULTIPROCESS_ENV: str(tmp_path)}
+    subprocess.run([sys.executable, "-c", CRASHING_WORKER], env=env, check=False, timeout=30)
+    assert any(LIVE_GAUGE.fullmatch(p.name) for p in tmp_path.iterdir())
+    # when
+    forget_dead_workers(str(tmp_path))
+    # then
+    assert not any(LIVE_GAUGE.fullmatch(p.name) for p in tmp_path.iterdir())
