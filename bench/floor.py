@@ -1,0 +1,93 @@
+"""The floor: the same database work as the product's `me` and `consentStates`, by hand.
+
+Not the product. A minimal FastAPI + asyncpg app that ``bench/versus_floor.py`` serves with
+uvicorn and as many workers as the product, so that each operation's throughput can be given as
+a ratio of what the hardware, PostgreSQL and a Python ASGI server allow with the fewest
+statements:
+
+- ``POST /me``: ``Authorization: Bearer <session token>``; one SELECT of the session, by the
+  sha256 hex of the token, joined to its customer; the row returned as JSON (orjson).
+- ``POST /consent-states``: a JSON body ``{"ids": [...], "purposes": [...]}``; one SELECT …
+  WHERE customer_id = ANY($1) AND subject = ANY($2). The partner's key is not checked (the
+  product does check it: that is one of its statements the floor leaves out).
+
+The database is ``FLOOR_DSN`` (an asyncpg DSN); each worker keeps a pool of 10 connections, as
+the product's default pool size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+ME_SQL = """
+SELECT c.id, c.email, c.email_verified_at, c.name, c.company_name, c.phone, c.title,
+       c.department, c.fax, c.industry, c.employee_count, c.annual_revenue_amount,
+       c.annual_revenue_currency, c.address_line1, c.address_line2, c.address_city,
+       c.address_region, c.address_postal_code, c.address_country, c.billing_name,
+       c.billing_organization_users, c.billing_address_line1, c.billing_address_line2,
+       c.billing_address_city, c.billing_address_region, c.billing_address_postal_code,
+       c.billing_address_country, c.card_brand, c.card_last4, c.card_exp_month, c.card_exp_year,
+       c.created_at, c.updated_at, c.version
+FROM sessions s JOIN customers c ON c.id = s.customer_id
+WHERE s.token_hash = $1 AND s.expires_at > now()
+"""
+
+STATES_SQL = """
+SELECT customer_id, subject, granted, updated_at FROM consent_states
+WHERE customer_id = ANY($1::uuid[]) AND subject = ANY($2::text[])
+"""
+
+
+def _default(value: Any) -> Any:
+    return str(value)  # Decimal
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    app.state.pool = await asyncpg.create_pool(os.environ["FLOOR_DSN"], min_size=1, max_size=10)
+    try:
+        yield
+    finally:
+        await app.state.pool.close()
+
+
+app = FastAPI(lifespan=lifespan)
+
+
+@app.get("/healthz")
+async def healthz() -> Response:
+    return Response(b"ok")
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(
+        orjson.dumps(body, default=_default), status_code=status, media_type="application/json"
+    )
+
+
+@app.post("/me")
+async def me(request: Request) -> Response:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return _json({"errors": [{"message": "no token"}]}, 401)
+    digest = hashlib.sha256(token.strip().encode()).hexdigest()
+    row = await request.app.state.pool.fetchrow(ME_SQL, digest)
+    if row is None:
+        return _json({"errors": [{"message": "no session"}]}, 401)
+    return _json({"data": {"me": dict(row)}})
+
+
+@app.post("/consent-states")
+async def consent_states(request: Request) -> Response:
+    body = orjson.loads(await request.body())
+    rows = await request.app.state.pool.fetch(STATES_SQL, body["ids"], body["purposes"])
+    return _json({"data": {"consentStates": [dict(row) for row in rows]}})

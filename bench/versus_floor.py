@@ -1,0 +1,547 @@
+"""The product against its floor, in one run: `me` (ad hoc and trusted) and `consentStates`.
+
+Run on its own, never from the test suite::
+
+    .venv/bin/python bench/versus_floor.py [--workers 2] [--duration 10] [--rounds 2]
+
+It creates a fresh PostgreSQL database (``harness.Run``), migrates it with ``datarights migrate``,
+seeds ``--customers`` customers with their consent states and ledger (``consent_states.seed``, by
+COPY), one session per customer for the first ``--sessions`` of them (random tokens; the table
+keeps their sha256 hex, as ``secret_hash`` does), a partner (``datarights partners create``) and
+the trusted `me` document (``datarights documents load bench/persisted-documents.json``). Then,
+``--rounds`` times, it serves the product (``datarights serve --workers N``) and measures each
+operation with ``wrk -t1 -c32 -d<duration>s`` from a separate process, stops it, serves the floor
+(``bench/floor.py`` under uvicorn with the same workers) and measures the floor of each operation
+the same way. Each operation's ``ratio_to_floor`` is the product's req/s over its floor's, both
+summed over the rounds. ``consentStates`` is also measured at light load (``wrk -c1``: one
+request at a time). Before any load, one response of each operation is checked; during the load
+a Lua ``response`` hook counts non-200 answers and answers that carry ``"errors"``.
+
+It writes ``bench/results/latest.json``, ``bench/results/latest.md`` (and ``latest.png`` if
+matplotlib is installed), and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import random
+import secrets
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import consent_states as cs
+import harness
+
+BENCH = Path(__file__).resolve().parent
+MANIFEST = BENCH / "persisted-documents.json"
+ID_SETS = 8  # distinct 1,000-id bodies rotated by the consentStates scripts
+
+
+def me_document() -> tuple[str, str]:
+    """The `me` document of the manifest, and its hash."""
+    manifest = json.loads(MANIFEST.read_text())
+    ((digest, text),) = manifest.items()
+    digest = digest.removeprefix("sha256:")
+    if hashlib.sha256(text.encode()).hexdigest() != digest:
+        raise RuntimeError(f"{MANIFEST}: the hash is not its document's")
+    return digest, text
+
+
+# --------------------------------------------------------------------------- seeding
+
+
+async def seed_sessions(dsn: str, customer_ids: list[str], count: int) -> list[str]:
+    """One session for each of the first ``count`` customers; returns their tokens."""
+    now = datetime.now(UTC)
+    tokens = [secrets.token_urlsafe(32) for _ in range(count)]
+    records = [
+        (
+            uuid.uuid4(),
+            hashlib.sha256(token.encode()).hexdigest(),
+            uuid.UUID(customer_id),
+            now,
+            now,
+            now + timedelta(days=7),
+            False,
+        )
+        for token, customer_id in zip(tokens, customer_ids, strict=False)
+    ]
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.copy_records_to_table(
+            "sessions",
+            records=records,
+            columns=[
+                "id",
+                "token_hash",
+                "customer_id",
+                "created_at",
+                "last_seen_at",
+                "expires_at",
+                "gpc_signal",
+            ],
+        )
+        await connection.execute("ANALYZE sessions")
+    finally:
+        await connection.close()
+    return tokens
+
+
+# --------------------------------------------------------------------------- wrk scripts
+
+LUA_COMMON = """
+bad = 0
+errors = 0
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function response(status, headers, body)
+  if status ~= 200 then bad = bad + 1
+  elseif string.find(body, '"errors"', 1, true) then errors = errors + 1 end
+end
+function done(summary, latency, requests)
+  local b, e = 0, 0
+  for _, t in ipairs(threads) do b = b + t:get("bad"); e = e + t:get("errors") end
+  io.write(string.format(
+    'WRKJSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,' ..
+    '"socket_errors":%d,"non_200":%d,"graphql_errors":%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), summary.errors.connect + summary.errors.read + summary.errors.write
+    + summary.errors.timeout, b, e))
+end
+"""
+
+
+def lua_string(value: str) -> str:
+    return json.dumps(value)  # a JSON string is a valid Lua string literal for these characters
+
+
+def write_script(path: Path, target: str, bodies: list[str], tokens: list[str]) -> None:
+    """A wrk script that POSTs to ``target`` rotating ``bodies`` and bearer ``tokens``."""
+    lines = [
+        "local bodies = {" + ",".join(lua_string(b) for b in bodies) + "}",
+        "local tokens = {" + ",".join(lua_string(t) for t in tokens) + "}",
+        "local i = 0",
+        "function request()",
+        "  i = i + 1",
+        "  return wrk.format('POST', " + lua_string(target) + ", {",
+        "    ['Content-Type'] = 'application/json',",
+        "    ['Authorization'] = 'Bearer ' .. tokens[(i % #tokens) + 1],",
+        "  }, bodies[(i % #bodies) + 1])",
+        "end",
+        LUA_COMMON,
+    ]
+    path.write_text("\n".join(lines))
+
+
+def run_wrk(base_url: str, script: Path, connections: int, duration: int) -> dict[str, Any]:
+    done = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--timeout",
+            "30s",
+            "-s",
+            str(script),
+            base_url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=duration + 120,
+        check=False,
+    )
+    for line in done.stdout.splitlines():
+        if line.startswith("WRKJSON "):
+            raw = json.loads(line.removeprefix("WRKJSON "))
+            seconds = raw["duration_us"] / 1e6
+            ok = raw["requests"] - raw["non_200"] - raw["graphql_errors"]
+            return {
+                "requests": raw["requests"],
+                "seconds": round(seconds, 2),
+                "req_s": round(ok / seconds, 1),
+                "p50_ms": round(raw["p50_us"] / 1000, 2),
+                "p90_ms": round(raw["p90_us"] / 1000, 2),
+                "p99_ms": round(raw["p99_us"] / 1000, 2),
+                "socket_errors": raw["socket_errors"],
+                "non_200": raw["non_200"],
+                "graphql_errors": raw["graphql_errors"],
+            }
+    raise RuntimeError(f"wrk gave no result:\n{done.stdout}\n{done.stderr}")
+
+
+# --------------------------------------------------------------------------- servers
+
+
+def rss_per_process(root: int) -> dict[str, int]:
+    """VmRSS in MiB of ``root`` and its descendants (the first is the supervisor)."""
+    _, parents = harness._all_processes_cpu()
+    out: dict[str, int] = {}
+    for pid in sorted(harness._process_tree(root, parents)):
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    out[str(pid)] = round(int(line.split()[1]) / 1024)
+        except OSError:
+            pass
+    return out
+
+
+def wait_idle(root: int, limit_s: float = 120.0) -> float:
+    """Waits until the server's processes use under 0.05 cores over half a second (requests that
+    wrk abandoned at its deadline are still being served); returns the seconds waited."""
+    start = time.monotonic()
+    while time.monotonic() - start < limit_s:
+        before, parents = harness._all_processes_cpu()
+        tree = harness._process_tree(root, parents)
+        time.sleep(0.5)
+        after, _ = harness._all_processes_cpu()
+        used = sum(after.get(pid, 0.0) - before.get(pid, 0.0) for pid in tree) / 0.5
+        if used < 0.05:
+            break
+    return round(time.monotonic() - start, 1)
+
+
+def start_floor(database: str, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "uvicorn"),
+                "floor:app",
+                "--host",
+                harness.HOST,
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            cwd=BENCH,
+            env=os.environ | {"FLOOR_DSN": harness.database_dsn(database)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    harness._wait_until_healthy(process, f"http://{harness.HOST}:{port}", log)
+    return process
+
+
+# --------------------------------------------------------------------------- operations
+
+
+def operations(digest: str, text: str, key: str, id_sets: list[list[str]]) -> dict[str, Any]:
+    """name -> (product target, product bodies, floor target, floor bodies, auth: sessions|key)."""
+    states = [
+        json.dumps({"query": cs.STATES, "variables": {"ids": ids, "purposes": cs.PURPOSES}})
+        for ids in id_sets
+    ]
+    floor_states = [json.dumps({"ids": ids, "purposes": cs.PURPOSES}) for ids in id_sets]
+    return {
+        "me (ad hoc)": ("/graphql", [json.dumps({"query": text})], "/me", ["{}"], "sessions"),
+        "me (trusted)": (
+            "/graphql",
+            [json.dumps({"documentId": f"sha256:{digest}"})],
+            "/me",
+            ["{}"],
+            "sessions",
+        ),
+        "consentStates 1,000 ids": ("/graphql", states, "/consent-states", floor_states, "key"),
+    }
+
+
+def check_once(base_url: str, target: str, body: str, token: str) -> None:
+    """Raises unless one request answers 200 with data and without errors."""
+    response = httpx.post(
+        base_url + target,
+        content=body,
+        trust_env=False,
+        timeout=30,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
+    payload = response.json()
+    if response.status_code != 200 or payload.get("errors") or not payload.get("data"):
+        raise RuntimeError(f"{target}: {response.status_code} {response.text[:500]}")
+    value = next(iter(payload["data"].values()))
+    if not value:
+        raise RuntimeError(f"{target}: empty answer {response.text[:300]}")
+
+
+def measure(
+    side: str,
+    base_url: str,
+    pid: int,
+    ops: dict[str, Any],
+    scripts: dict[tuple[str, str], Path],
+    tokens: list[str],
+    key: str,
+    args: argparse.Namespace,
+    database: str,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, (p_target, p_bodies, f_target, f_bodies, auth) in ops.items():
+        target, bodies = (p_target, p_bodies) if side == "product" else (f_target, f_bodies)
+        check_once(base_url, target, bodies[0], tokens[0] if auth == "sessions" else key)
+        run_wrk(base_url, scripts[(side, name)], args.connections, 2)  # warm-up, not counted
+        wait_idle(pid)
+        meter = harness.CpuMeter(pid, database)
+        asyncio.run(meter.start())
+        out[name] = run_wrk(base_url, scripts[(side, name)], args.connections, args.duration)
+        out[name]["cpu"] = asyncio.run(meter.stop())
+        out[name]["drain_s"] = wait_idle(pid)
+        print(
+            f"    {side:<8} {name:<24} {out[name]['req_s']:>8.1f} req/s  "
+            f"p50 {out[name]['p50_ms']:.1f} ms  p99 {out[name]['p99_ms']:.1f} ms  "
+            f"(server {out[name]['cpu']['server_cores']:.2f} cores, PostgreSQL "
+            f"{out[name]['cpu']['database_backends_cores']:.2f}, other "
+            f"{out[name]['cpu']['other_cores']:.2f}; drained {out[name]['drain_s']} s after)"
+        )
+        sys.stdout.flush()
+    name = "consentStates 1,000 ids"
+    wait_idle(pid)
+    out["consentStates light"] = run_wrk(base_url, scripts[(side, name)], 1, args.duration)
+    light = out["consentStates light"]
+    print(
+        f"    {side:<8} {'consentStates, -c1':<24} {light['req_s']:>8.1f} req/s  "
+        f"p50 {light['p50_ms']:.1f} ms  p99 {light['p99_ms']:.1f} ms"
+    )
+    out["rss_mib_by_pid"] = rss_per_process(pid)
+    print(f"    {side:<8} RSS MiB by pid (first: supervisor) {out['rss_mib_by_pid']}")
+    sys.stdout.flush()
+    return out
+
+
+def combine(rounds: list[dict[str, Any]], side: str, name: str) -> dict[str, Any]:
+    runs = [r[side][name] for r in rounds]
+    total = sum(r["requests"] for r in runs)
+    return {
+        "req_s": round(sum(r["req_s"] for r in runs) / len(runs), 1),
+        "p50_ms": round(sorted(r["p50_ms"] for r in runs)[len(runs) // 2], 2),
+        "p99_ms": max(r["p99_ms"] for r in runs),
+        "requests": total,
+        "failures": sum(r["non_200"] + r["graphql_errors"] + r["socket_errors"] for r in runs),
+        "per_round_req_s": [r["req_s"] for r in runs],
+    }
+
+
+GOALS = {"me (trusted)": 0.9, "me (ad hoc)": 0.35}
+LIGHT_P99_GOAL_MS = 50.0
+
+
+def summarise(rounds: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
+    table: dict[str, Any] = {}
+    for name in names:
+        product, floor = combine(rounds, "product", name), combine(rounds, "floor", name)
+        table[name] = product | {
+            "ratio_to_floor": round(product["req_s"] / floor["req_s"], 3)
+            if floor["req_s"]
+            else None,
+            "floor": floor,
+        }
+        if name in GOALS:
+            table[name]["goal_ratio"] = GOALS[name]
+            table[name]["goal_met"] = table[name]["ratio_to_floor"] >= GOALS[name]
+    light = combine(rounds, "product", "consentStates light")
+    table["consentStates 1,000 ids, light load (-c1)"] = light | {
+        "ratio_to_floor": round(
+            light["req_s"] / combine(rounds, "floor", "consentStates light")["req_s"], 3
+        ),
+        "floor": combine(rounds, "floor", "consentStates light"),
+        "goal_p99_ms": LIGHT_P99_GOAL_MS,
+        "goal_met": light["requests"] > 0
+        and light["failures"] == 0
+        and light["p99_ms"] < LIGHT_P99_GOAL_MS,
+    }
+    return table
+
+
+def markdown(table: dict[str, Any], config: dict[str, Any]) -> str:
+    lines = [
+        f"wrk -t1 -c{config['connections']} -d{config['duration']}s per measurement (light load: "
+        f"-c1), {config['workers']} workers each, {config['rounds']} alternating rounds, "
+        f"{config['customers']:,} customers; req/s: mean of the rounds; p50: median of the rounds' "
+        "p50 (the higher of two); p99: the worst round's",
+        "",
+        "| operation | product req/s | p50 ms | p99 ms | floor req/s | floor p50 ms | "
+        "floor p99 ms | ratio_to_floor | goal |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for name, row in table.items():
+        floor = row["floor"]
+        if "goal_ratio" in row:
+            goal = f"≥ {row['goal_ratio']}: {'met' if row['goal_met'] else 'NOT met'}"
+        elif "goal_p99_ms" in row:
+            goal = f"p99 < {row['goal_p99_ms']:g} ms: {'met' if row['goal_met'] else 'NOT met'}"
+        else:
+            goal = ""
+        lines.append(
+            f"| {name} | {row['req_s']:.0f} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} | "
+            f"{floor['req_s']:.0f} | {floor['p50_ms']:.1f} | {floor['p99_ms']:.1f} | "
+            f"{row['ratio_to_floor']:.2f} | {goal} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def chart(table: dict[str, Any], path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    names = list(table)
+    x = range(len(names))
+    fig, ax = plt.subplots(figsize=(9, 4))
+    ax.bar([i - 0.2 for i in x], [table[n]["req_s"] for n in names], 0.4, label="product")
+    ax.bar([i + 0.2 for i in x], [table[n]["floor"]["req_s"] for n in names], 0.4, label="floor")
+    for i, n in enumerate(names):
+        ax.annotate(
+            f"{table[n]['ratio_to_floor']:.2f}",
+            (i - 0.2, table[n]["req_s"]),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+    ax.set_xticks(list(x), [n.replace(", light", "\nlight") for n in names], fontsize=7)
+    ax.set_ylabel("req/s")
+    ax.set_title("datarights vs floor (ratio above the product's bar)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return True
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk measurement")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=2, help="product, floor, product, floor…")
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--sessions", type=int, default=1_000)
+    parser.add_argument("--seed", type=int, default=1)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    for name in [name for name in os.environ if name.startswith("DATARIGHTS_")]:
+        del os.environ[name]
+    harness.stop_on_sigterm()
+    machine = harness.machine_facts()
+    run = harness.Run("versus-floor")
+    rng = random.Random(args.seed)
+    digest, text = me_document()
+    print("datarights against its floor", *harness.machine_lines(machine), sep="\n")
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[
+        0
+    ]
+    print(f"  load          {wrk_version.strip()}, -t1 -c{args.connections} -d{args.duration}s")
+    version = run.create_database()
+    config = vars(args) | {"postgres_version": version, "timestamp": run.stamp, "wrk": wrk_version}
+    rounds: list[dict[str, Any]] = []
+    with run.scope() as cwd:
+        cs.run_datarights(["migrate"], run.database, cwd)
+        seeded = asyncio.run(cs.seed(run.url, run.dsn, args.customers, 0, rng))
+        tokens = asyncio.run(seed_sessions(run.dsn, seeded.customer_ids, args.sessions))
+        key = cs.create_partner(run.database, cwd)
+        loaded = cs.run_datarights(["documents", "load", str(MANIFEST)], run.database, cwd)
+        print(
+            f"  seeded        {args.customers:,} customers in "
+            f"{seeded.facts['seconds']['total']:.1f} s, "
+            f"{len(tokens):,} sessions, partner key {key[:8]}…, trusted me: {loaded.strip()[:80]}"
+        )
+        id_sets = [rng.sample(seeded.customer_ids, cs.IDS_PER_CALL) for _ in range(ID_SETS)]
+        ops = operations(digest, text, key, id_sets)
+        scripts: dict[tuple[str, str], Path] = {}
+        for index, (name, (p_target, p_bodies, f_target, f_bodies, auth)) in enumerate(ops.items()):
+            auth_tokens = tokens if auth == "sessions" else [key]
+            for side, target, bodies in (
+                ("product", p_target, p_bodies),
+                ("floor", f_target, f_bodies),
+            ):
+                path = cwd / f"{side}-{index}.lua"
+                write_script(path, target, bodies, auth_tokens)
+                scripts[(side, name)] = path
+        floor_port = harness._free_port()
+        floor_log = harness.RESULTS / f"versus-floor-{run.stamp}.floor.log"
+        serve_log = run.log_path
+        for number in range(1, args.rounds + 1):
+            print(f"  round {number}/{args.rounds}")
+            result: dict[str, Any] = {}
+            run.log_path = serve_log.with_suffix(f".{number}.log")
+            run.start_server(args.workers, cwd)
+            result["product"] = measure(
+                "product", run.base_url, run.pid, ops, scripts, tokens, key, args, run.database
+            )
+            harness._stop_server(run.server)
+            run.server = None
+            floor = start_floor(run.database, floor_port, args.workers, floor_log)
+            try:
+                result["floor"] = measure(
+                    "floor",
+                    f"http://{harness.HOST}:{floor_port}",
+                    floor.pid,
+                    ops,
+                    scripts,
+                    tokens,
+                    key,
+                    args,
+                    run.database,
+                )
+            finally:
+                harness._stop_server(floor)
+            rounds.append(result)
+
+    table = summarise(rounds, list(ops))
+    results = {"machine": machine, "config": config, "operations": table, "rounds": rounds}
+    md = markdown(table, config)
+    harness.RESULTS.mkdir(parents=True, exist_ok=True)
+    (harness.RESULTS / "latest.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    (harness.RESULTS / "latest.md").write_text(md)
+    run.json_path.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    drew = chart(table, harness.RESULTS / "latest.png")
+    print()
+    print(md)
+    noisy = [
+        f"{side} {name} (round {i + 1}): {r[side][name]['cpu']['other_cores']:.2f}"
+        for i, r in enumerate(rounds)
+        for side in ("product", "floor")
+        for name in ops
+        if r[side][name]["cpu"]["other_cores"] > harness.NOISE_CORES
+    ]
+    if noisy:
+        print("  WARNING: other work used more than 0.25 cores during: " + "; ".join(noisy))
+    failures = {
+        n: r["failures"] for n, r in table.items() if r["failures"] or r["floor"]["failures"]
+    }
+    if failures:
+        print(f"  WARNING: failed requests counted (excluded from req/s): {failures}")
+    print(
+        "  results written to bench/results/latest.json, latest.md"
+        + (", latest.png" if drew else " (no chart: matplotlib is not installed)")
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    harness.run_main(main)
