@@ -33,7 +33,6 @@ from domain.identity.model import SessionPolicy
 from domain.mail.model import MAIL_RETRIES
 from domain.ports import Throttle
 from domain.requests.deadlines import WorkingCalendar
-from domain.staff.model import StaffSessionPolicy
 from domain.webhooks.targets import TargetRules
 from persistence.card_vault import LocalCardVault, VaultKeyring
 from persistence.database import Timeouts, create_engine
@@ -105,7 +104,7 @@ def build_dependencies(settings: Settings) -> Dependencies:
             idle_timeout=timedelta(minutes=settings.session_idle_minutes),
             absolute_timeout=timedelta(hours=settings.session_absolute_hours),
         ),
-        staff_sessions=StaffSessionPolicy(
+        staff_sessions=SessionPolicy(
             idle_timeout=timedelta(minutes=settings.staff_session_idle_minutes),
             absolute_timeout=timedelta(hours=settings.staff_session_absolute_hours),
         ),

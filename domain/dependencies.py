@@ -10,7 +10,7 @@ from domain.identity.model import SessionPolicy
 from domain.mail.model import MAIL_RETRIES
 from domain.ports import Clock, HostResolver, PasswordHasher, RateLimiter, UnitOfWorkFactory
 from domain.requests.deadlines import WorkingCalendar
-from domain.staff.model import StaffSessionPolicy
+from domain.staff.model import STAFF_SESSIONS
 from domain.statistics.model import DEFAULT_MIN_GROUP_SIZE
 from domain.webhooks.model import RetryPolicy
 from domain.webhooks.targets import NoResolver, TargetRules
@@ -48,7 +48,7 @@ class Dependencies:
     limiter: RateLimiter
     links: AccountLinks
     sessions: SessionPolicy = field(default_factory=SessionPolicy)
-    staff_sessions: StaffSessionPolicy = field(default_factory=StaffSessionPolicy)
+    staff_sessions: SessionPolicy = STAFF_SESSIONS
     consent_defaults: ConsentDefaults = field(default_factory=ConsentDefaults)
     # Webhooks: where they may go (production's rules unless the application relaxes them),
     # how names are resolved to check that, and how failed deliveries are retried.
