@@ -12,6 +12,7 @@ from fastapi import Request
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
+from api.credentials import bearer_token
 from api.errors import bad_request
 from api.pagination import BadCursor, decode_cursor
 from api.settings import Settings
@@ -69,10 +70,7 @@ def _is_ip(value: str) -> bool:
 
 def request_token(request: Request, cookie_name: str) -> str | None:
     """The caller's token, from ``Authorization: Bearer`` or else the session cookie."""
-    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and credentials.strip():
-        return credentials.strip()
-    return request.cookies.get(cookie_name) or None
+    return bearer_token(request.headers) or request.cookies.get(cookie_name) or None
 
 
 class Context(BaseContext):
@@ -133,8 +131,7 @@ class Context(BaseContext):
     @cached_property
     def bearer_token(self) -> str | None:
         """The token of ``Authorization: Bearer`` only (staff never use the cookie)."""
-        scheme, _, credentials = self.http.headers.get("authorization", "").partition(" ")
-        return credentials.strip() or None if scheme.lower() == "bearer" else None
+        return bearer_token(self.http.headers)
 
     async def session(self) -> Session | None:
         """The caller's live customer session, looked up once per request; a GPC signal on a

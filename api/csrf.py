@@ -10,6 +10,7 @@ import logging
 from starlette.requests import Request
 from strawberry.http.parse_content_type import parse_content_type
 
+from api.credentials import bearer_token
 from api.origins import origin_of
 from api.settings import Settings
 
@@ -25,8 +26,7 @@ class CookieRequests:
     def signed_in_by_cookie(self, request: Request) -> bool:
         """Whether the session cookie is what would authenticate the request (a bearer token
         wins over it; see api/context.py ``request_token``)."""
-        scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and credentials.strip():
+        if bearer_token(request.headers):
             return False
         return bool(request.cookies.get(self.cookie_name))
 

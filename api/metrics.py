@@ -39,10 +39,10 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.availability import is_unavailable
+from api.credentials import bearer_token
 from api.logs import operation_name
 from api.settings import Settings
 from domain.dependencies import Dependencies
@@ -346,11 +346,6 @@ class RequestMetrics:
             self.metrics.observe_pool()
 
 
-def _bearer(headers: Headers) -> str:
-    scheme, _, credentials = headers.get("authorization", "").partition(" ")
-    return credentials.strip() if scheme.lower() == "bearer" else ""
-
-
 def install_metrics(app: FastAPI, settings: Settings, deps: Dependencies) -> Metrics:
     """Add ``/metrics`` to the app; returns the metrics for :class:`RequestMetrics`. With
     ``DATARIGHTS_METRICS_TOKEN`` set, a scrape must send it as a bearer token."""
@@ -365,7 +360,9 @@ def install_metrics(app: FastAPI, settings: Settings, deps: Dependencies) -> Met
 
     @router.get("/metrics", include_in_schema=False)
     async def scrape(request: Request) -> Response:
-        if token and not hmac.compare_digest(_bearer(request.headers).encode(), token.encode()):
+        if token and not hmac.compare_digest(
+            (bearer_token(request.headers) or "").encode(), token.encode()
+        ):
             return Response(
                 "A bearer token is required.\n",
                 status_code=401,
