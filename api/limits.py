@@ -30,7 +30,6 @@ from graphql import (
     get_named_type,
     value_from_ast_untyped,
 )
-from graphql.language import SKIP
 from strawberry.extensions import MaxTokensLimiter, SchemaExtension
 
 from api.settings import Settings
@@ -65,34 +64,10 @@ class QueryLimits:
 
 
 def limit_extensions(limits: QueryLimits) -> list[Callable[[], SchemaExtension]]:
-    """Schema extensions (as factories: one instance per request) that enforce ``limits``."""
-    return [
-        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-        lambda: RequestLimits(limits),
-    ]
-
-
-class RequestLimits(SchemaExtension):
-    """The limits past the parser's token count. Strawberry has a depth and an alias limiter,
-    but both walk a fragment again at every spread: a document of fragments that each spread
-    the next twice takes time exponential in its length (a few hundred tokens keep a process
-    busy for hours), and its depth limiter fails on a spread of an unknown fragment. So depth
-    and aliases are measured here, with the cost, in one walk that measures each fragment once.
-    Made per request: page sizes, list lengths and the cost depend on the variables too."""
-
-    def __init__(self, limits: QueryLimits) -> None:
-        self.limits = limits
-
-    def on_operation(self) -> Iterator[None]:
-        context = self.execution_context
-        variables = context.variables if isinstance(context.variables, dict) else {}
-        context.validation_rules = (
-            *context.validation_rules,
-            directive_limit(self.limits.max_directives),
-            list_argument_limits(variables),
-            operation_limits(self.limits, variables),
-        )
-        yield
+    """Schema extensions (as factories: one instance per request) that enforce the parser's
+    token limit. The other limits are checked by :func:`limit_errors`, which the schema's
+    validation step calls (api/validation.py)."""
+    return [lambda: MaxTokensLimiter(max_token_count=limits.max_tokens)]
 
 
 def refusal(message: str, node: Node | None = None) -> GraphQLError:
@@ -100,9 +75,10 @@ def refusal(message: str, node: Node | None = None) -> GraphQLError:
 
 
 def directive_limit(max_directives: int) -> type[ValidationRule]:
-    class DirectiveLimit(ValidationRule):
-        """Counts every directive written in the document."""
+    """A validation rule: the directives written in the document. It depends on the document
+    alone, so its result is cached with the rest of the document's validation."""
 
+    class DirectiveLimit(ValidationRule):
         count = 0
 
         def enter_directive(self, _node: DirectiveNode, *_args: Any) -> None:
@@ -117,67 +93,91 @@ def directive_limit(max_directives: int) -> type[ValidationRule]:
     return DirectiveLimit
 
 
-def list_argument_limits(variables: dict[str, Any]) -> type[ValidationRule]:
-    class ListArgumentLimits(ValidationRule):
-        """``first`` from 0 to MAX_PAGE_SIZE, and no list of more than MAX_LIST_ITEMS items,
-        whether written in the document or sent as a variable (inside an input too)."""
+def limit_errors(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    variables: Mapping[str, Any],
+    limits: QueryLimits,
+) -> list[GraphQLError]:
+    """What the document asks for beyond the limits, given this request's variables: page sizes
+    and list lengths, then depth, aliases and cost of each operation, fragments included.
 
-        def enter_document(self, node: DocumentNode, *_args: Any) -> None:
-            self.values = with_defaults(node, variables)
-
-        def enter_field(self, node: FieldNode, *_args: Any) -> None:
-            for argument in node.arguments or ():
-                name = argument.name.value
-                value = value_from_ast_untyped(argument.value, self.values)
-                if name == PAGE_SIZE_ARGUMENT and is_int(value) and not 0 <= value <= MAX_PAGE_SIZE:
-                    self.report_error(
-                        refusal(
-                            f"'{PAGE_SIZE_ARGUMENT}' on field '{node.name.value}' is out of "
-                            f"range. Allowed: 0 to {MAX_PAGE_SIZE}.",
-                            argument,
-                        )
-                    )
-                longest = longest_list(value)
-                if longest > MAX_LIST_ITEMS:
-                    self.report_error(
-                        refusal(
-                            f"A list of {longest:,} items found in argument '{name}' of field "
-                            f"'{node.name.value}'. Allowed: {MAX_LIST_ITEMS:,} items.",
-                            argument,
-                        )
-                    )
-
-    return ListArgumentLimits
+    Strawberry has a depth and an alias limiter, but both walk a fragment again at every
+    spread: a document of fragments that each spread the next twice takes time exponential in
+    its length (a few hundred tokens keep a process busy for hours), and its depth limiter
+    fails on a spread of an unknown fragment. Here each fragment is measured once. This is a
+    plain walk of the document (no TypeInfo, no visitor), cheap enough to run on every request
+    while the rest of validation is cached per document: page sizes, list lengths and the cost
+    depend on the variables too."""
+    values = with_defaults(document, variables)
+    errors = list_argument_errors(document, values)
+    measuring = Measuring(schema, document, values)
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            errors.extend(operation_errors(measuring.of_operation(definition), definition, limits))
+    return errors
 
 
-def operation_limits(limits: QueryLimits, variables: dict[str, Any]) -> type[ValidationRule]:
-    class OperationLimits(ValidationRule):
-        """Depth, aliases and cost of each operation, fragments included."""
-
-        def enter_document(self, node: DocumentNode, *_args: Any) -> None:
-            self.measuring = Measuring(self.context.schema, node, with_defaults(node, variables))
-
-        def enter_operation_definition(self, node: OperationDefinitionNode, *_args: Any) -> object:
-            measure = self.measuring.of_operation(node)
-            if measure.depth > limits.max_depth:
-                self.report_error(
-                    refusal(f"Depth {measure.depth} found. Allowed: {limits.max_depth}.", node)
-                )
-            if measure.aliases > limits.max_aliases:
-                self.report_error(
-                    refusal(f"{measure.aliases:,} aliases found. Allowed: {limits.max_aliases}.")
-                )
-            if measure.cost > limits.max_cost:
-                self.report_error(
+def list_argument_errors(document: DocumentNode, values: Mapping[str, Any]) -> list[GraphQLError]:
+    """``first`` from 0 to MAX_PAGE_SIZE, and no list of more than MAX_LIST_ITEMS items, whether
+    written in the document or sent as a variable (inside an input too)."""
+    errors: list[GraphQLError] = []
+    for node in fields_of(document):
+        for argument in node.arguments or ():
+            name = argument.name.value
+            value = value_from_ast_untyped(argument.value, values)
+            if name == PAGE_SIZE_ARGUMENT and is_int(value) and not 0 <= value <= MAX_PAGE_SIZE:
+                errors.append(
                     refusal(
-                        f"Query cost {measure.cost:,} found (each list counts as many times as "
-                        f"the items it asks for). Allowed: {limits.max_cost:,}.",
-                        node,
+                        f"'{PAGE_SIZE_ARGUMENT}' on field '{node.name.value}' is out of "
+                        f"range. Allowed: 0 to {MAX_PAGE_SIZE}.",
+                        argument,
                     )
                 )
-            return SKIP
+            longest = longest_list(value)
+            if longest > MAX_LIST_ITEMS:
+                errors.append(
+                    refusal(
+                        f"A list of {longest:,} items found in argument '{name}' of field "
+                        f"'{node.name.value}'. Allowed: {MAX_LIST_ITEMS:,} items.",
+                        argument,
+                    )
+                )
+    return errors
 
-    return OperationLimits
+
+def fields_of(document: DocumentNode) -> Iterator[FieldNode]:
+    """Every field written in the document (operations and fragments), in document order."""
+    stack: list[Iterator[Any]] = [iter(document.definitions)]
+    while stack:
+        node = next(stack[-1], None)
+        if node is None:
+            stack.pop()
+            continue
+        if isinstance(node, FieldNode):
+            yield node
+        selection_set = getattr(node, "selection_set", None)
+        if selection_set is not None:
+            stack.append(iter(selection_set.selections))
+
+
+def operation_errors(
+    measure: Measure, node: OperationDefinitionNode, limits: QueryLimits
+) -> list[GraphQLError]:
+    errors = []
+    if measure.depth > limits.max_depth:
+        errors.append(refusal(f"Depth {measure.depth} found. Allowed: {limits.max_depth}.", node))
+    if measure.aliases > limits.max_aliases:
+        errors.append(refusal(f"{measure.aliases:,} aliases found. Allowed: {limits.max_aliases}."))
+    if measure.cost > limits.max_cost:
+        errors.append(
+            refusal(
+                f"Query cost {measure.cost:,} found (each list counts as many times as "
+                f"the items it asks for). Allowed: {limits.max_cost:,}.",
+                node,
+            )
+        )
+    return errors
 
 
 @dataclass(frozen=True, slots=True)

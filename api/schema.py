@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError, validate
+from graphql import GraphQLError
 from strawberry.extensions import DisableIntrospection, ParserCache, SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
-from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext, ExecutionResult
 
 from api import policy as privacy_policy
@@ -29,6 +27,7 @@ from api.settings import Settings
 from api.staff import login as staff_sign_in
 from api.staff import records as staff_records
 from api.staff import requests as staff_requests
+from api.validation import DocumentValidation, ValidateRequest
 
 log = logging.getLogger("datarights.graphql")
 
@@ -120,40 +119,27 @@ class QuietExecutor(StrawberryGraphQLCoreExecutionContext):
         return super().build(*args, **{**kwargs, "hide_suggestions": True})
 
 
-class QuietValidation(SchemaExtension):
-    """Validates without suggestions in the errors ("Cannot query field 'mee' on type 'Query'."
-    and no "Did you mean 'me'?"): they would spell out the schema that production hides.
-    Strawberry has no option for this, so the validation it would run is run here, with
-    graphql-core's ``hide_suggestions``; Strawberry then skips its own."""
-
-    def on_validate(self) -> Iterator[None]:
-        context = self.execution_context
-        assert context.graphql_document is not None
-        context.pre_execution_errors = validate(
-            context.schema._schema,
-            context.graphql_document,
-            (*context.validation_rules, MaybeNullValidationRule, OneOfInputValidationRule),
-            hide_suggestions=True,
-        )
-        yield
-
-
 def build_schema(settings: Settings) -> strawberry.Schema:
     """The schema as these settings expose it: the same types and fields everywhere (the SDL
     does not depend on settings), with the limits of the settings, and in production no
     introspection and no suggestions: there clients learn the contract from schema.graphql."""
     production: list[Callable[[], SchemaExtension]] = (
-        [DisableIntrospection, QuietValidation] if settings.production else []
+        [DisableIntrospection] if settings.production else []
     )
+    limits = QueryLimits.of(settings)
+    # In production errors suggest nothing ("Cannot query field 'mee' on type 'Query'." and no
+    # "Did you mean 'me'?"): suggestions would spell out the schema that production hides.
+    validation = DocumentValidation(limits, hide_suggestions=settings.production)
     return DataRightsSchema(
         query=Query,
         mutation=Mutation,
         extensions=[
-            # Front ends send the same few documents again and again: parse each once. (Strawberry's
-            # ValidationCache would miss every time: the limits make new rules per request.)
+            # Front ends send the same few documents again and again: parse and validate each
+            # once (api/validation.py).
             lambda: ParserCache(maxsize=256),
-            *limit_extensions(QueryLimits.of(settings)),
+            *limit_extensions(limits),
             *production,
+            lambda: ValidateRequest(validation),
             lambda: MaskFaults(
                 should_mask_error=lambda error: not is_deliberate(error),
                 error_message=MASKED_MESSAGE,

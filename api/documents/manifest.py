@@ -12,7 +12,7 @@ from graphql import GraphQLError, OperationDefinitionNode, parse, specified_rule
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
-from api.limits import QueryLimits, directive_limit, list_argument_limits, operation_limits
+from api.limits import QueryLimits, directive_limit, limit_errors
 from api.schema import build_schema
 from api.settings import Settings
 from domain.documents.model import digest_of, document_hash
@@ -39,8 +39,6 @@ def check_manifest(text: str, settings: Settings) -> CheckedManifest:
         MaybeNullValidationRule,
         OneOfInputValidationRule,
         directive_limit(limits.max_directives),
-        list_argument_limits({}),
-        operation_limits(limits, {}),
     )
     documents: list[tuple[str, str, str | None]] = []
     problems: list[str] = []
@@ -58,7 +56,7 @@ def check_manifest(text: str, settings: Settings) -> CheckedManifest:
             except GraphQLError as error:
                 problems.append(f"{key}: {_one_line(error.message)}")
                 continue
-            errors = validate(schema, node, rules)
+            errors = validate(schema, node, rules) or limit_errors(schema, node, {}, limits)
             if errors:
                 problems.append(f"{key}: {_one_line(errors[0].message)}")
                 continue

@@ -1,0 +1,108 @@
+"""Validation of each request's document: GraphQL's rules once per document, the limits every
+time.
+
+Validating a document against the schema (graphql-core's ``validate``: every specified rule
+walking the document with its type information) was the largest cost of an ordinary request:
+about 45 % of a worker's CPU time on an ad-hoc `me` under load (``bench/sample_profile.py``; see
+docs/performance.md). Its result depends on the document and the rules alone, and front ends send
+the same few documents again and again, so it is kept per document text, as Strawberry's
+``ParserCache`` keeps the parsed document. What depends on the request's variables (page sizes,
+list lengths, cost: ``api.limits.limit_errors``) is a plain walk of the document, run every time.
+
+Strawberry's own ``ValidationCache`` cannot be used: it caches on the document alone while the
+limits depend on the variables, and it validates with suggestions ("Did you mean …"), which
+production must not give."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, validate
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+
+from api.limits import QueryLimits, directive_limit, limit_errors
+
+# Documents longer than this are validated every time rather than kept: a cache of a few hundred
+# documents must not become a store of megabyte-sized request bodies.
+CACHED_DOCUMENT_MAX_CHARS = 16_384
+
+
+class DocumentValidation:
+    """The schema's validation with the request limits, one per schema: what each request's
+    :class:`ValidateRequest` extension calls. Keeps the rules' verdict on the ``maxsize`` most
+    recently used document texts."""
+
+    def __init__(self, limits: QueryLimits, *, hide_suggestions: bool, maxsize: int = 256) -> None:
+        self.limits = limits
+        self.hide_suggestions = hide_suggestions
+        self.maxsize = maxsize
+        self._directives = directive_limit(limits.max_directives)
+        self._verdicts: OrderedDict[tuple[str, tuple[type[ASTValidationRule], ...]], tuple] = (
+            OrderedDict()
+        )
+
+    def errors(
+        self,
+        schema: GraphQLSchema,
+        text: str | None,
+        document: DocumentNode,
+        rules: tuple[type[ASTValidationRule], ...],
+        variables: dict[str, Any],
+    ) -> list[GraphQLError]:
+        """GraphQL's rules (``rules`` and the two of Strawberry's), the directive limit, and the
+        limits that depend on the variables."""
+        return [
+            *self._rule_errors(schema, text, document, rules),
+            *limit_errors(schema, document, variables, self.limits),
+        ]
+
+    def _rule_errors(
+        self,
+        schema: GraphQLSchema,
+        text: str | None,
+        document: DocumentNode,
+        rules: tuple[type[ASTValidationRule], ...],
+    ) -> tuple[GraphQLError, ...]:
+        cacheable = text is not None and len(text) <= CACHED_DOCUMENT_MAX_CHARS
+        key = (text or "", rules)
+        if cacheable and key in self._verdicts:
+            self._verdicts.move_to_end(key)
+            return self._verdicts[key]
+        verdict = tuple(
+            validate(
+                schema,
+                document,
+                (*rules, MaybeNullValidationRule, OneOfInputValidationRule, self._directives),
+                hide_suggestions=self.hide_suggestions,
+            )
+        )
+        if cacheable:
+            self._verdicts[key] = verdict
+            if len(self._verdicts) > self.maxsize:
+                self._verdicts.popitem(last=False)
+        return verdict
+
+
+class ValidateRequest(SchemaExtension):
+    """Runs :class:`DocumentValidation` in Strawberry's validation step; Strawberry then skips
+    its own (it validates only when no extension has)."""
+
+    def __init__(self, validation: DocumentValidation) -> None:
+        self.validation = validation
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        assert context.graphql_document is not None
+        variables = context.variables if isinstance(context.variables, dict) else {}
+        context.pre_execution_errors = self.validation.errors(
+            context.schema._schema,
+            context.query,
+            context.graphql_document,
+            tuple(context.validation_rules),
+            variables,
+        )
+        yield
