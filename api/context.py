@@ -23,6 +23,8 @@ from domain.identity import use_cases as identity
 from domain.identity.model import ClientInfo, Session
 from domain.partners import use_cases as partners
 from domain.partners.model import Partner, looks_like_api_key
+from domain.profile.model import Customer as DomainCustomer
+from domain.profile.signed_in import read_signed_in
 from domain.staff import use_cases as staff
 from domain.staff.model import StaffActor, looks_like_staff_token
 from domain.webhooks import use_cases as webhooks
@@ -82,6 +84,9 @@ class Context(BaseContext):
         self._session: object = _UNRESOLVED
         self._partner: object = _UNRESOLVED
         self._staff: object = _UNRESOLVED
+        # The session's customer as read with the session, when one read gave both: `me` needs
+        # no second read.
+        self.signed_in_customer: DomainCustomer | None = None
 
     @property
     def http(self) -> Request:
@@ -143,9 +148,21 @@ class Context(BaseContext):
                 and not looks_like_api_key(token)
                 and not looks_like_staff_token(token)
             )
-            session = await identity.authenticate(self.deps, token) if is_customer_token else None
-            if session is not None:
-                await consent.honour_gpc_signal(self.deps, session, self.gpc_signal, self.client)
+            session = None
+            if is_customer_token:
+                assert token is not None
+                # One read, no transaction, for the common case; when the request must change
+                # the session (expired, idle clock due, a GPC episode starting or ending), the
+                # use cases that write do it.
+                read = await read_signed_in(self.deps, token, self.gpc_signal)
+                if read.writes_due:
+                    session = await identity.authenticate(self.deps, token)
+                    if session is not None:
+                        await consent.honour_gpc_signal(
+                            self.deps, session, self.gpc_signal, self.client
+                        )
+                else:
+                    session, self.signed_in_customer = read.session, read.customer
             self._session = session
         assert self._session is None or isinstance(self._session, Session)
         return self._session
@@ -181,6 +198,7 @@ class Context(BaseContext):
 
     def forget_session(self) -> None:
         self._session = None
+        self.signed_in_customer = None
 
     def set_session_cookie(self, token: str) -> None:
         assert self.response is not None

@@ -100,6 +100,34 @@ class SqlUnitOfWork:
         await self._connection.rollback()
 
 
+class SqlReads:
+    """Read models on one pooled connection. On PostgreSQL the connection runs in autocommit, so
+    a single-statement read sends no BEGIN and no ROLLBACK; on SQLite it takes the usual
+    transaction (there a transaction costs no round trip)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._connection: AsyncConnection | None = None
+
+    async def __aenter__(self) -> Self:
+        conn = await self._engine.connect()
+        if conn.dialect.name == "postgresql":
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+        self._connection = conn
+        self.customer_reads = SqlCustomerReadModel(conn)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, self._connection = self._connection, None
+        if conn is not None:
+            await conn.close()
+
+
 class SqlUnitOfWorkFactory:
     def __init__(
         self, engine: AsyncEngine, card_vault: CardVaultFactory, keyring: VaultKeyring
@@ -110,3 +138,6 @@ class SqlUnitOfWorkFactory:
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, self._card_vault, self._keyring)
+
+    def reads(self) -> SqlReads:
+        return SqlReads(self.engine)

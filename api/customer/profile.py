@@ -22,7 +22,9 @@ async def me(info: Info[Context, Any]) -> Customer | None:
     session = await info.context.session()
     if session is None:
         return None
-    customer = await use_cases.get_customer(info.context.deps, session)
+    customer = info.context.signed_in_customer or await use_cases.get_customer(
+        info.context.deps, session
+    )
     return Customer.of(customer) if customer else None
 
 

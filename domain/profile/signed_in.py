@@ -5,17 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from domain.dependencies import Dependencies
-from domain.identity.model import secret_hash
+from domain.identity.model import Session, secret_hash
 from domain.profile.model import Customer
 
 
 @dataclass(frozen=True, slots=True)
 class SignedInRead:
-    """What one read-only look at a request's session found: its customer (None: no live
-    session), or that the request would change the session (``writes_due``)."""
+    """What one read-only look at a request's session found: the live session and its customer
+    (None: no live session), or that the request would change the session (``writes_due``)."""
 
     customer: Customer | None
     writes_due: bool = False
+    session: Session | None = None
 
 
 NOBODY = SignedInRead(None)
@@ -29,8 +30,8 @@ async def read_signed_in(deps: Dependencies, token: str, gpc_signal: bool) -> Si
     idle clock, start or end a GPC episode), it says so instead, having written nothing: the
     caller then takes the path that makes those writes."""
     now = deps.clock.now()
-    async with deps.unit_of_work() as uow:
-        found = await uow.customer_reads.me_by_session(secret_hash(token))
+    async with deps.unit_of_work.reads() as reads:
+        found = await reads.customer_reads.me_by_session(secret_hash(token))
     if found is None:
         return NOBODY
     session, customer = found
@@ -40,4 +41,4 @@ async def read_signed_in(deps: Dependencies, token: str, gpc_signal: bool) -> Si
         or session.gpc_signal != gpc_signal
     ):
         return WRITES_DUE
-    return SignedInRead(customer)
+    return SignedInRead(customer, session=session)

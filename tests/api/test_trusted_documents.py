@@ -18,11 +18,10 @@ from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.app import create_app
-from api.documents.prepared import prepare_me
+from api.documents.prepared import PreparedMe, prepare_me
 from api.settings import Settings
 from domain.dependencies import Dependencies
 from domain.documents.model import document_hash
-from persistence.repositories.customer_reads import SqlCustomerReadModel
 from persistence.repositories.trusted_documents import SqlTrustedDocumentRepository
 from persistence.tables import trusted_documents
 from tests.api.documents import CUSTOMER_FIELDS
@@ -336,18 +335,22 @@ async def test_staff_are_exempt_from_the_switch_unless_it_says_otherwise(
 async def test_a_fault_on_the_prepared_path_leaves_the_answer_to_the_general_one(
     client: Client, load: Any, monkeypatch: pytest.MonkeyPatch, captured_logs: Any
 ) -> None:
-    # given a trusted `me` whose one-statement read breaks
+    # given a trusted `me` whose prepared answer breaks while it is encoded
     await load(manifest([ME_SMALL]))
     token, _ = await register_by(client.http)
     expected = (await client.by_text(ME_SMALL, token)).json()
 
+    def broken_plan(*_args: Any) -> None:
+        raise RuntimeError("the plan broke")
+
+    monkeypatch.setattr(PreparedMe, "data", broken_plan)
+    # when and then: the general path answers, as it would have
+    assert (await client.by_id(ME_SMALL, token)).json() == expected
+
+    # and a fault looking a document up is masked, its detail only in the log
     async def broken(*_args: Any) -> None:
         raise RuntimeError("the read model broke")
 
-    monkeypatch.setattr(SqlCustomerReadModel, "me_by_session", broken)
-    # when and then: the general path answers, as it would have
-    assert (await client.by_id(ME_SMALL, token)).json() == expected
-    # and a fault looking a document up is masked, its detail only in the log
     monkeypatch.setattr(SqlTrustedDocumentRepository, "get", broken)
     unknown = await client.post({"documentId": document_hash("query Other { me { id } }")})
     error = unknown.json()["errors"][0]

@@ -372,6 +372,9 @@ class FaultAfterOutbox:
     def __call__(self) -> Any:
         return _FaultyUnitOfWork(self._inner(), self)
 
+    def reads(self) -> Any:
+        return self._inner.reads()
+
 
 class _FaultyUnitOfWork:
     def __init__(self, inner: Any, factory: FaultAfterOutbox) -> None:
