@@ -7,7 +7,7 @@ Run on its own, never from the test suite::
 
 It seeds a fresh database as ``versus_floor.py`` does (fewer customers by default), serves the
 product with ``datarights serve --workers 1``, loads it with ``wrk -t1 -c16`` for ``--duration``
-seconds while ``py-spy record`` samples the worker (native frames off, idle frames off), and
+seconds while ``py-spy record`` samples the worker (idle frames off; C frames with ``--native``), and
 prints, from the collapsed stacks, the functions with the largest inclusive and own share of the
 samples. The raw stacks go to ``bench/results/profile-<stamp>.txt`` (feed them to any
 flamegraph tool, e.g. speedscope.app). py-spy needs ptrace: run as root or with
@@ -47,6 +47,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="only measure (req/s, server CPU per request), for a quick before/after",
     )
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--native", action="store_true", help="py-spy also samples C frames")
     return parser.parse_args(argv)
 
 
@@ -112,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
             [
                 *(spy, "record", "--pid", str(run.pid), "--subprocesses", "--format", "raw"),
                 *("--rate", str(args.rate), "--duration", str(args.duration + 1)),
-                *("--output", str(stacks), "--nonblocking"),
+                *("--output", str(stacks)),
+                # C frames need the process paused at each sample (slow, but it shows the GC)
+                *(["--native"] if args.native else ["--nonblocking"]),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
