@@ -9,9 +9,10 @@ It seeds a fresh database as ``versus_floor.py`` does (fewer customers by defaul
 product with ``datarights serve --workers 1``, loads it with ``wrk -t1 -c16`` for ``--duration``
 seconds while ``py-spy record`` samples the worker (idle frames off; C frames only with
 ``--native``, which pauses the worker at each sample and so slows it down a lot), and prints,
-from the collapsed stacks, the functions with the largest inclusive and own share of the samples. The raw stacks go to ``bench/results/profile-<stamp>.txt`` (feed them to any
-flamegraph tool, e.g. speedscope.app). py-spy needs ptrace: run as root or with
-``CAP_SYS_PTRACE``.
+from the collapsed stacks, the functions with the largest inclusive and own share of the samples.
+The raw stacks go to ``bench/results/profile-<stamp>.txt`` (feed them to any flamegraph tool,
+e.g. speedscope.app). py-spy needs ptrace: run as root or with ``CAP_SYS_PTRACE``.
+``--no-sampler`` runs no sampler and prints req/s and the server's CPU per request instead.
 """
 
 from __future__ import annotations
