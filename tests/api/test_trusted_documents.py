@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from graphql import parse
@@ -116,15 +117,25 @@ def same(a: httpx.Response, b: httpx.Response) -> None:
 
 @contextmanager
 def statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The statements run meanwhile: through SQLAlchemy, and (the hot read on PostgreSQL,
+    persistence/repositories/customer_reads.py) straight through asyncpg."""
     seen: list[str] = []
 
     def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if statement.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "DELETE")):
             seen.append(statement)
 
+    fetchrow = asyncpg.Connection.fetchrow
+
+    async def counted_fetchrow(self: asyncpg.Connection, query: str, *args: Any) -> Any:
+        count(None, None, query)
+        return await fetchrow(self, query, *args)
+
     event.listen(engine.sync_engine, "before_cursor_execute", count)
     try:
-        yield seen
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(asyncpg.Connection, "fetchrow", counted_fetchrow)
+            yield seen
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", count)
 
