@@ -26,11 +26,9 @@ import orjson
 from cross_web import AsyncHTTPRequestAdapter
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.websockets import WebSocket
 from strawberry.http import GraphQLRequestData
 from strawberry.schema.base import BaseSchema
 from strawberry.types import ExecutionResult
-from strawberry.types.unset import UNSET
 
 from api.availability import UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE, is_unavailable
 from api.context import Context, request_token
@@ -101,18 +99,6 @@ class TrustedDocumentsRouter(GraphQLOverHTTP):
         self._partners_exempt = settings.trusted_documents_partners_exempt
         self._staff_exempt = settings.trusted_documents_staff_exempt
 
-    async def run(  # type: ignore[override]
-        self,
-        request: Request | WebSocket,
-        context: Context = UNSET,
-        root_value: None = UNSET,
-    ) -> Response | WebSocket:
-        if isinstance(request, Request) and request.method == "POST":
-            answer = await self._prepared_answer(request)
-            if answer is not None:
-                return answer
-        return await super().run(request, context, root_value)
-
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:  # type: ignore[override]
         _by_document.set(False)
         data = await super().parse_http_body(request)
@@ -172,8 +158,9 @@ class TrustedDocumentsRouter(GraphQLOverHTTP):
         except Exception as error:
             raise _refusal_of(error) from error
 
-    async def _prepared_answer(self, request: Request) -> Response | None:
-        """The answer of the prepared path, or None to take the general one."""
+    async def prepared_answer(self, request: Request) -> Response | None:
+        """The answer of the prepared path to a POST, or None to take the general one. Called by
+        :class:`api.documents.edge.PreparedDocuments` before the request is routed."""
         media_type = negotiate(request.headers.get("accept"))
         if media_type is None or self._early_refusal(request, media_type) is not None:
             return None
