@@ -34,7 +34,11 @@ class Settings(BaseSettings):
         "name` in production; SQLite (`sqlite+aiosqlite:///path`) for development.",
     )
     database_pool_size: int = Field(
-        default=10, description="Connections each process keeps open to the database."
+        default=10,
+        description=(
+            "Connections each process opens to the database, at most; a request that finds "
+            "them all busy waits for one (up to the pool timeout)."
+        ),
     )
     # How long a request waits for PostgreSQL before it is refused as SERVICE_UNAVAILABLE: to
     # connect, for one statement, for a free connection of the pool. /readyz waits less.

@@ -48,8 +48,13 @@ def create_engine(
         echo=echo,
         # Parameters are personal data (and password hashes): keep them out of error messages.
         hide_parameters=True,
+        # A fixed number of connections per process, opened as needed and then kept: a request
+        # that finds them all busy waits (at most the pool timeout) rather than opening one
+        # more, which under load meant connecting and closing connections all the time (TLS
+        # negotiation and authentication included), and made the connections a deployment
+        # needs (processes × pool size) a ceiling one can plan PostgreSQL and PgBouncer by.
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=0,
         pool_recycle=1800,
         pool_timeout=timeouts.pool,
         connect_args={"timeout": timeouts.connect, "command_timeout": timeouts.statement},

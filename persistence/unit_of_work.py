@@ -101,9 +101,10 @@ class SqlUnitOfWork:
 
 
 class SqlReads:
-    """Read models on one pooled connection. On PostgreSQL the connection runs in autocommit, so
-    a single-statement read sends no BEGIN and no ROLLBACK; on SQLite it takes the usual
-    transaction (there a transaction costs no round trip)."""
+    """Read models on one pooled connection, outside any transaction. On PostgreSQL they read
+    through the driver, which SQLAlchemy never asked to BEGIN, so a single-statement read sends
+    no BEGIN and no ROLLBACK; on SQLite a read through SQLAlchemy takes the usual transaction
+    (there a transaction costs no round trip)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -111,8 +112,6 @@ class SqlReads:
 
     async def __aenter__(self) -> Self:
         conn = await self._engine.connect()
-        if conn.dialect.name == "postgresql":
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
         self._connection = conn
         self.customer_reads = SqlCustomerReadModel(conn)
         return self
