@@ -7,7 +7,8 @@ about 45 % of a worker's CPU time on an ad-hoc `me` under load (``bench/sample_p
 docs/performance.md). Its result depends on the document and the rules alone, and front ends send
 the same few documents again and again, so it is kept per document text, as Strawberry's
 ``ParserCache`` keeps the parsed document. What depends on the request's variables (page sizes,
-list lengths, cost: ``api.limits.limit_errors``) is a plain walk of the document, run every time.
+list lengths, cost: ``api.limits.limit_errors``) is a plain walk of the document, run every time
+the document declares variables (and kept with the rest when it declares none).
 
 Strawberry's own ``ValidationCache`` cannot be used: it caches on the document alone while the
 limits depend on the variables, and it validates with suggestions ("Did you mean …"), which
@@ -19,7 +20,14 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
-from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, validate
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    validate,
+)
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
@@ -41,9 +49,12 @@ class DocumentValidation:
         self.hide_suggestions = hide_suggestions
         self.maxsize = maxsize
         self._directives = directive_limit(limits.max_directives)
-        self._verdicts: OrderedDict[tuple[str, tuple[type[ASTValidationRule], ...]], tuple] = (
-            OrderedDict()
-        )
+        # (text, rules) → (what the rules found, the limits' verdict when no variable can
+        # change it)
+        self._verdicts: OrderedDict[
+            tuple[str, tuple[type[ASTValidationRule], ...]],
+            tuple[tuple[GraphQLError, ...], tuple[GraphQLError, ...] | None],
+        ] = OrderedDict()
 
     def errors(
         self,
@@ -54,37 +65,40 @@ class DocumentValidation:
         variables: dict[str, Any],
     ) -> list[GraphQLError]:
         """GraphQL's rules (``rules`` and the two of Strawberry's), the directive limit, and the
-        limits that depend on the variables."""
-        return [
-            *self._rule_errors(schema, text, document, rules),
-            *limit_errors(schema, document, variables, self.limits),
-        ]
-
-    def _rule_errors(
-        self,
-        schema: GraphQLSchema,
-        text: str | None,
-        document: DocumentNode,
-        rules: tuple[type[ASTValidationRule], ...],
-    ) -> tuple[GraphQLError, ...]:
+        limits that depend on the variables (kept too when the document declares none)."""
         cacheable = text is not None and len(text) <= CACHED_DOCUMENT_MAX_CHARS
         key = (text or "", rules)
-        if cacheable and key in self._verdicts:
-            self._verdicts.move_to_end(key)
-            return self._verdicts[key]
-        verdict = tuple(
-            validate(
+        verdict = self._verdicts.get(key) if cacheable else None
+        if verdict is None:
+            found = validate(
                 schema,
                 document,
                 (*rules, MaybeNullValidationRule, OneOfInputValidationRule, self._directives),
                 hide_suggestions=self.hide_suggestions,
             )
-        )
-        if cacheable:
-            self._verdicts[key] = verdict
-            if len(self._verdicts) > self.maxsize:
-                self._verdicts.popitem(last=False)
-        return verdict
+            fixed = None if _declares_variables(document) else self._limits(schema, document, {})
+            verdict = (tuple(found), fixed)
+            if cacheable:
+                self._verdicts[key] = verdict
+                if len(self._verdicts) > self.maxsize:
+                    self._verdicts.popitem(last=False)
+        elif cacheable:
+            self._verdicts.move_to_end(key)
+        found_by_rules, fixed = verdict
+        limits = fixed if fixed is not None else self._limits(schema, document, variables)
+        return [*found_by_rules, *limits]
+
+    def _limits(
+        self, schema: GraphQLSchema, document: DocumentNode, variables: dict[str, Any]
+    ) -> tuple[GraphQLError, ...]:
+        return tuple(limit_errors(schema, document, variables, self.limits))
+
+
+def _declares_variables(document: DocumentNode) -> bool:
+    return any(
+        isinstance(definition, OperationDefinitionNode) and definition.variable_definitions
+        for definition in document.definitions
+    )
 
 
 class ValidateRequest(SchemaExtension):

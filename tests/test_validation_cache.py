@@ -77,3 +77,26 @@ def test_a_long_document_is_validated_every_time(validations: list[Any]) -> None
     errors_of(validation, long, {})
     errors_of(validation, long, {})
     assert len(validations) == 2
+
+
+def test_the_limits_of_a_document_without_variables_are_kept_with_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    walks: list[dict[str, Any]] = []
+    real = api.validation.limit_errors
+
+    def counting(*args: Any) -> Any:
+        walks.append(args[2])
+        return real(*args)
+
+    monkeypatch.setattr(api.validation, "limit_errors", counting)
+    validation = DocumentValidation(LIMITS, hide_suggestions=False)
+    literal = "{ me { requests(first: 21) { edges { cursor } } } }"
+    for _ in range(3):
+        assert errors_of(validation, literal, {}) == [
+            "Query cost 44 found (each list counts as many times as the items it asks for). "
+            "Allowed: 42."
+        ]
+        errors_of(validation, PAGES, {"n": 1})
+    # the literal document was walked once; the one with a variable at every request
+    assert walks == [{}, {"n": 1}, {"n": 1}, {"n": 1}]
