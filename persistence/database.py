@@ -52,7 +52,7 @@ def create_engine(
         # that finds them all busy waits (at most the pool timeout) rather than opening one
         # more, which under load meant connecting and closing connections all the time (TLS
         # negotiation and authentication included), and made the connections a deployment
-        # needs (processes × pool size) a ceiling one can plan PostgreSQL and PgBouncer by.
+        # needs (processes times pool size) a ceiling one can plan PostgreSQL and PgBouncer by.
         pool_size=pool_size,
         max_overflow=0,
         pool_recycle=1800,
