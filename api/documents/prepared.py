@@ -1,4 +1,6 @@
-"""The prepared `me`: a trusted document that is exactly a `me { … }` selection of the profile's
+"""The prepared `me` and `consentStates`.
+
+The prepared `me`: a trusted document that is exactly a `me { … }` selection of the profile's
 own fields is planned once, then answered from one read (the session and its customer) and
 encoded straight to JSON, without GraphQL execution.
 
@@ -6,7 +8,14 @@ The supported subset: one query operation, no variables and no directives, whose
 are `me` and `__typename` (aliases allowed), selecting from `Customer` its scalar fields,
 `address`, `billing { name address organizationUsers card { … } }` and `annualRevenue`, with
 fragments (spread or inline) on those same types. Anything else (a connection, preferences, an
-argument) is not planned and takes the general path."""
+argument) is not planned and takes the general path.
+
+The prepared `consentStates`, a partner's poll: one query operation whose root fields are one
+`consentStates` and `__typename`, the ids from a variable declared `[ID!]!`, the purposes
+absent, from a variable declared `[SharingPurpose!]` (or `!`), or written as a list, selecting
+`ConsentState`'s fields (aliases and fragments allowed). It runs the same use case as the
+resolver, then encodes the answers directly: GraphQL's execution of 1,000 ids x 3 purposes x 4
+fields was most of the cost of the call."""
 
 from __future__ import annotations
 
@@ -16,13 +25,17 @@ from typing import Any
 
 from graphql import (
     DocumentNode,
+    EnumValueNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     InlineFragmentNode,
+    ListValueNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    VariableNode,
+    print_ast,
 )
 
 from domain.profile.model import Customer
@@ -210,3 +223,128 @@ def _collect(
         for key, (name, below) in _collect(inner, type_name, fragments).items():
             fields.setdefault(key, (name, []))[1].extend(below)
     return fields
+
+
+# ConsentState's fields as Strawberry serialises them from a ConsentAnswer: the id as given, the
+# purpose by its enum name, DateTime by isoformat.
+_STATE_FIELDS: dict[str, Getter] = {
+    "customerId": lambda a: a.customer_id,
+    "purpose": lambda a: a.purpose.name,
+    "granted": lambda a: a.granted,
+    "updatedAt": lambda a: None if a.updated_at is None else a.updated_at.isoformat(),
+    "__typename": _constant("ConsentState"),
+}
+_IDS_TYPE = "[ID!]!"
+_PURPOSES_TYPES = frozenset({"[SharingPurpose!]", "[SharingPurpose!]!"})
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedConsentStates:
+    """A planned `consentStates(customerIds: $ids[, purposes: …]) { … }`: the ids always from a
+    variable, the purposes absent, from a variable or written as a list of names."""
+
+    operation_name: str | None
+    root: tuple[tuple[str, bool], ...]  # (key, True for consentStates or False for __typename)
+    fields: tuple[tuple[str, Getter], ...]
+    ids_variable: str
+    purposes_variable: str | None
+    purposes_required: bool  # the purposes variable is declared non-null
+    purposes_written: tuple[str, ...] | None
+
+    def arguments(self, variables: dict[str, Any]) -> tuple[list[str], list[str] | None] | None:
+        """The ids and purpose names of a request's variables, exactly as GraphQL would take
+        them; None when GraphQL would coerce or refuse something (the general path answers)."""
+        expected = {self.ids_variable} | ({self.purposes_variable} - {None})
+        if not variables.keys() <= expected:
+            return None
+        ids = variables.get(self.ids_variable)
+        if not isinstance(ids, list) or not all(type(i) is str for i in ids):
+            return None
+        purposes: list[str] | None = (
+            list(self.purposes_written) if self.purposes_written is not None else None
+        )
+        if self.purposes_variable is not None:
+            given = variables.get(self.purposes_variable)
+            if given is None and self.purposes_required:
+                return None
+            if given is not None and (
+                not isinstance(given, list) or not all(type(p) is str for p in given)
+            ):
+                return None
+            purposes = given
+        return ids, purposes
+
+    def data(self, answers: list[Any]) -> dict[str, Any]:
+        states = [{key: get(answer) for key, get in self.fields} for answer in answers]
+        return {key: states if is_states else "Query" for key, is_states in self.root}
+
+
+def prepare_consent_states(document: DocumentNode) -> PreparedConsentStates | None:
+    """The plan of a (validated) document, or None when it is not in the prepared subset."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if len(operations) != 1:
+        return None
+    operation = operations[0]
+    if operation.operation is not OperationType.QUERY or operation.directives:
+        return None
+    declared = {}
+    for definition in operation.variable_definitions or ():
+        if definition.default_value is not None or definition.directives:
+            return None
+        declared[definition.variable.name.value] = print_ast(definition.type)
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    root: list[tuple[str, bool]] = []
+    found: list[FieldNode] = []
+    for selection in operation.selection_set.selections:
+        if not isinstance(selection, FieldNode) or selection.directives:
+            return None
+        key = selection.alias.value if selection.alias else selection.name.value
+        if selection.name.value == "__typename":
+            root.append((key, False))
+        elif selection.name.value == "consentStates" and not found:
+            root.append((key, True))
+            found.append(selection)
+        else:
+            return None
+    if not found:
+        return None
+    field = found[0]
+    arguments = {argument.name.value: argument.value for argument in field.arguments or ()}
+    ids = arguments.get("customerIds")
+    if not isinstance(ids, VariableNode) or declared.get(ids.name.value) != _IDS_TYPE:
+        return None
+    purposes_variable, purposes_written = None, None
+    purposes = arguments.get("purposes")
+    if isinstance(purposes, VariableNode):
+        if declared.get(purposes.name.value) not in _PURPOSES_TYPES:
+            return None
+        purposes_variable = purposes.name.value
+    elif isinstance(purposes, ListValueNode):
+        if not all(isinstance(value, EnumValueNode) for value in purposes.values):
+            return None
+        purposes_written = tuple(value.value for value in purposes.values)  # type: ignore[attr-defined]
+    elif purposes is not None:
+        return None
+    used = {ids.name.value} | ({purposes_variable} - {None})
+    if declared.keys() != used or field.selection_set is None:
+        return None
+    try:
+        selected = _collect(field.selection_set, "ConsentState", fragments)
+    except NotPrepared:
+        return None
+    plan = []
+    for key, (name, below) in selected.items():
+        if name not in _STATE_FIELDS or below:
+            return None
+        plan.append((key, _STATE_FIELDS[name]))
+    return PreparedConsentStates(
+        operation.name.value if operation.name else None,
+        tuple(root),
+        tuple(plan),
+        ids.name.value,
+        purposes_variable,
+        purposes_variable is not None and declared[purposes_variable].endswith("!"),
+        purposes_written,
+    )

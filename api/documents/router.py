@@ -40,11 +40,15 @@ from api.graphql_http import (
     loggable_operation_name,
     negotiate,
 )
+from api.limits import QueryLimits, limit_errors
 from api.logs import operation_name
 from api.settings import Settings
+from domain.consent.model import SharingPurpose
 from domain.dependencies import Dependencies
 from domain.documents.model import digest_of, document_hash
+from domain.partners import use_cases as partners
 from domain.partners.model import looks_like_api_key
+from domain.partners.use_cases import PartnerRefused
 from domain.profile.signed_in import read_signed_in
 from domain.staff.model import looks_like_staff_token
 
@@ -98,6 +102,8 @@ class TrustedDocumentsRouter(GraphQLOverHTTP):
         self._trusted_only = settings.trusted_documents_only
         self._partners_exempt = settings.trusted_documents_partners_exempt
         self._staff_exempt = settings.trusted_documents_staff_exempt
+        self._graphql = schema._schema  # type: ignore[attr-defined]
+        self._limits = QueryLimits.of(settings)
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:  # type: ignore[override]
         _by_document.set(False)
@@ -168,7 +174,8 @@ class TrustedDocumentsRouter(GraphQLOverHTTP):
             body = orjson.loads(await request.body())
             if not isinstance(body, dict) or body.keys() - _PREPARED_KEYS:
                 return None
-            if body.get("query") is not None or body.get("variables") not in (None, {}):
+            variables = body.get("variables")
+            if body.get("query") is not None or not isinstance(variables, dict | None):
                 return None
             extensions = body.get("extensions")
             if extensions is not None and (
@@ -178,12 +185,17 @@ class TrustedDocumentsRouter(GraphQLOverHTTP):
             key = document_key(body)
             digest = digest_of(key) if key is not None else None
             known = await self.documents.find(digest) if digest is not None else None
-            if known is None or known.me is None:
+            plan = known and (known.me or known.consent_states)
+            if known is None or plan is None:
                 return None
             name = body.get("operationName")
-            if name is not None and name != known.me.operation_name:
+            if name is not None and name != plan.operation_name:
                 return None
-            return await self._answer_me(request, known, media_type)
+            if known.me is not None:
+                if variables:
+                    return None
+                return await self._answer_me(request, known, media_type)
+            return await self._answer_consent_states(request, known, variables or {}, media_type)
         except Exception:
             # The general path meets the same fault, and logs and masks it as it does.
             log.debug("the prepared path gave way to the general one", exc_info=True)
@@ -205,6 +217,36 @@ class TrustedDocumentsRouter(GraphQLOverHTTP):
         operation_name.set(loggable_operation_name(known.operation_name, known.text))
         return Response(
             orjson.dumps({"data": plan.data(customer)}), status_code=200, media_type=media_type
+        )
+
+    async def _answer_consent_states(
+        self, request: Request, known: KnownDocument, variables: dict[str, Any], media_type: str
+    ) -> Response | None:
+        plan = known.consent_states
+        assert plan is not None
+        arguments = plan.arguments(variables)
+        if arguments is None or known.document is None:
+            return None
+        if limit_errors(self._graphql, known.document, variables, self._limits):
+            return None
+        ids, names = arguments
+        try:
+            purposes = None if names is None else [SharingPurpose[name] for name in names]
+        except KeyError:
+            return None
+        token = request_token(request, self._cookie_name)
+        if not token or not looks_like_api_key(token):
+            return None  # IsPartner refuses it on the general path
+        partner = await partners.authenticate_partner(self._deps, token)
+        if partner is None:
+            return None
+        try:
+            answers = await partners.consent_states(self._deps, partner, ids, purposes)
+        except PartnerRefused:
+            return None  # refused before anything was written; the general path says why
+        operation_name.set(loggable_operation_name(known.operation_name, known.text))
+        return Response(
+            orjson.dumps({"data": plan.data(answers)}), status_code=200, media_type=media_type
         )
 
 

@@ -7,12 +7,18 @@ document loaded meanwhile is served within seconds."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
-from graphql import GraphQLError, parse
+from graphql import DocumentNode, GraphQLError, parse
 
-from api.documents.prepared import PreparedMe, prepare_me
+from api.documents.prepared import (
+    PreparedConsentStates,
+    PreparedMe,
+    prepare_consent_states,
+    prepare_me,
+)
 from domain.dependencies import Dependencies
 from domain.documents import use_cases
 
@@ -27,6 +33,8 @@ class KnownDocument:
     text: str
     operation_name: str | None
     me: PreparedMe | None  # the prepared path, when the document is in its subset
+    consent_states: PreparedConsentStates | None = None
+    document: DocumentNode | None = None  # parsed, for the request limits of a prepared path
 
 
 class TrustedDocuments:
@@ -45,7 +53,7 @@ class TrustedDocuments:
         if stored is not None:
             previous = kept[1] if kept is not None else None
             known = previous if previous is not None else _prepared(stored.hash, stored.text)
-            known = KnownDocument(known.hash, known.text, stored.operation_name, known.me)
+            known = dataclasses.replace(known, operation_name=stored.operation_name)
         if len(self._kept) >= MAX_KEPT:
             self._kept.clear()  # rare (more distinct hashes than any front end ships): start over
         self._kept[digest] = (now + (KEEP_SECONDS if known else UNKNOWN_SECONDS), known)
@@ -57,4 +65,6 @@ def _prepared(digest: str, text: str) -> KnownDocument:
         document = parse(text)
     except GraphQLError:  # checked when loaded; a row changed by hand takes the general path
         return KnownDocument(digest, text, None, None)
-    return KnownDocument(digest, text, None, prepare_me(document))
+    return KnownDocument(
+        digest, text, None, prepare_me(document), prepare_consent_states(document), document
+    )

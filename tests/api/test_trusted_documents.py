@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +20,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.app import create_app
-from api.documents.prepared import PreparedMe, prepare_me
+from api.documents.prepared import PreparedConsentStates, PreparedMe, prepare_me
 from api.settings import Settings
 from domain.dependencies import Dependencies
 from domain.documents.model import document_hash
@@ -190,6 +191,84 @@ async def test_the_prepared_path_answers_the_me_subset_in_one_statement(
         assert "errors" not in response.json()
         # the session and the customer in one statement; preferences take the general path
         assert (len(seen) == 1) == (document in PREPARED), (document, seen)
+
+
+STATES_FULL = """
+query Poll($ids: [ID!]!, $purposes: [SharingPurpose!]) {
+  consentStates(customerIds: $ids, purposes: $purposes) {
+    __typename customerId purpose granted when: updatedAt
+  }
+  __typename
+}
+"""
+STATES_WRITTEN = """
+query Offers($ids: [ID!]!) {
+  offers: consentStates(customerIds: $ids, purposes: [PARTNER_OFFERS]) { ...State }
+}
+fragment State on ConsentState { customerId granted updatedAt }
+"""
+
+
+async def test_a_partner_poll_by_trusted_document_answers_as_its_text_does(
+    client: Client,
+    load: Any,
+    deps: Dependencies,
+    clock: FakeClock,
+    engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given the two polls trusted, customers (one of whom has chosen) and a partner
+    await load(manifest([STATES_FULL, STATES_WRITTEN]))
+    token, customer = await register_by(client.http)
+    share = {"input": {"preferences": [{"purpose": "PARTNER_OFFERS", "granted": True}]}}
+    assert "errors" not in (await client.by_text(SHARE, token, variables=share)).json()
+    clock.advance(seconds=10)
+    partner_key = await new_partner(deps)
+    prepared: list[int] = []
+    data = PreparedConsentStates.data
+
+    def counted(self: PreparedConsentStates, answers: list[Any]) -> dict[str, Any]:
+        prepared.append(len(answers))
+        return data(self, answers)
+
+    monkeypatch.setattr(PreparedConsentStates, "data", counted)
+    ids = [customer["id"], str(uuid.uuid4()), "not-a-uuid"]
+    answered = [
+        (STATES_FULL, {"ids": ids}),
+        (STATES_FULL, {"ids": ids, "purposes": ["PARTNER_OFFERS", "PARTNER_OFFERS"]}),
+        (STATES_FULL, {"ids": ids, "purposes": None}),
+        (STATES_FULL, {"ids": []}),
+        (STATES_WRITTEN, {"ids": ids}),
+    ]
+    # what the general path answers with an error or after coercing the variables
+    general_only = [
+        (STATES_FULL, {"ids": [str(uuid.uuid4()) for _ in range(1_001)]}),  # over the limit
+        (STATES_FULL, {"ids": ids, "purposes": ["NOT_A_PURPOSE"]}),
+        (STATES_FULL, {"ids": ids, "purposes": ["ANALYTICS_COOKIES"]}),  # not registered for
+        (STATES_FULL, {"ids": [7, customer["id"]]}),  # an Int is coerced to an ID
+        (STATES_FULL, {"ids": customer["id"]}),  # a single value is coerced to a list
+        (STATES_FULL, {"ids": ids, "extra": 1}),
+        (STATES_FULL, {}),
+        (STATES_WRITTEN, {"ids": None}),
+    ]
+    for caller in (partner_key, token, None, "drp_not-a-key"):
+        for document, variables in answered + general_only:
+            general = await client.by_text(document, caller, variables=variables)
+            before = len(prepared)
+            trusted = await client.by_id(document, caller, variables=variables)
+            same(general, trusted)
+            took_prepared = len(prepared) > before
+            assert took_prepared == (caller == partner_key and (document, variables) in answered)
+    # and a prepared poll reads as the general one does: the partner's key, the states, and the
+    # read log
+    with statements(engine) as seen:
+        poll = await client.by_id(STATES_FULL, partner_key, variables={"ids": ids})
+    states = poll.json()["data"]["consentStates"]
+    offers = next(s for s in states if s["purpose"] == "PARTNER_OFFERS")
+    assert offers["customerId"] == customer["id"]
+    assert offers["granted"] is True
+    assert offers["when"] is not None
+    assert len(seen) == 4, seen
 
 
 async def test_a_gpc_signal_is_honoured_on_the_trusted_path_as_on_the_general_one(
