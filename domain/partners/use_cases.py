@@ -111,7 +111,8 @@ async def consent_states(
     if len(customer_ids) > MAX_IDS_PER_CALL:
         raise PartnerRefused(f"At most {MAX_IDS_PER_CALL:,} customer ids per call.")
     asked = _allowed(partner, purposes)
-    known = [parsed for raw in customer_ids if (parsed := _uuid(raw)) is not None]
+    parsed_ids = [_uuid(raw) for raw in customer_ids]
+    known = [parsed for parsed in parsed_ids if parsed is not None]
     async with deps.unit_of_work() as uow:
         states = await uow.consent_reads.states_of(known, asked)
         customers = sorted({customer for customer, _ in states}, key=str)
@@ -120,8 +121,7 @@ async def consent_states(
         )
         await uow.commit()
     answers = []
-    for raw in customer_ids:
-        parsed = _uuid(raw)
+    for raw, parsed in zip(customer_ids, parsed_ids, strict=True):
         for purpose in asked:
             state = states.get((parsed, purpose)) if parsed else None
             answers.append(

@@ -224,8 +224,9 @@ class SqlConsentReadModel:
             )
             rows = await self._conn.execute(query)
         result: dict[tuple[uuid.UUID, SharingPurpose], ConsentState] = {}
+        purposes = {purpose.value: purpose for purpose in SharingPurpose}
         for customer_id, subject, granted, updated_at in rows.all():
-            purpose = SharingPurpose(subject)
+            purpose = purposes[subject]
             result[customer_id, purpose] = ConsentState(purpose, granted, updated_at)
         return result
 
