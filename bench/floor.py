@@ -10,6 +10,14 @@ statements:
 - ``POST /consent-states``: a JSON body ``{"ids": [...], "purposes": [...]}``; one SELECT …
   WHERE customer_id = ANY($1) AND subject = ANY($2). The partner's key is not checked (the
   product does check it: that is one of its statements the floor leaves out).
+- ``POST /update-profile``: bearer session token and ``{"name": ...}``; one statement: the
+  session's customer renamed (version + 1, updated_at), one ``profile_changes`` row, the row
+  returned.
+- ``POST /consent-changes``: ``{"purposes": [...], "after": [tx, id] | null}``; one SELECT of
+  the next 100 sharing changes in (tx, id) order.
+- ``POST /login``: ``{"email": ..., "password": ...}``; one SELECT of the customer by e-mail,
+  argon2id verification in a thread (argon2-cffi, the hash's own parameters), one INSERT of a
+  session; the token returned.
 
 The database is ``FLOOR_DSN`` (an asyncpg DSN); each worker keeps a pool of 10 connections, as
 the product's default pool size.
@@ -17,14 +25,19 @@ the product's default pool size.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
+import secrets
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 import orjson
+from argon2 import PasswordHasher
+from argon2.exceptions import VerifyMismatchError
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
@@ -45,6 +58,36 @@ STATES_SQL = """
 SELECT customer_id, subject, granted, updated_at FROM consent_states
 WHERE customer_id = ANY($1::uuid[]) AND subject = ANY($2::text[])
 """
+
+
+RENAME_SQL = """
+WITH session AS (
+  SELECT customer_id FROM sessions WHERE token_hash = $1 AND expires_at > now()
+), renamed AS (
+  UPDATE customers c SET name = $2, updated_at = now(), version = c.version + 1
+  FROM session WHERE c.id = session.customer_id
+  RETURNING c.id, c.email, c.name, c.version, c.updated_at
+), logged AS (
+  INSERT INTO profile_changes (customer_id, field, changed_at, actor)
+  SELECT id, 'name', now(), 'CUSTOMER' FROM renamed
+)
+SELECT * FROM renamed
+"""
+
+CHANGES_SQL = """
+SELECT id, tx, customer_id, subject, granted, previous, source, actor, occurred_at
+FROM consent_ledger
+WHERE kind = 'SHARING' AND subject = ANY($1::text[]) AND source <> 'DEFAULT'
+  AND (tx, id) > ($2, $3)
+ORDER BY tx, id LIMIT 100
+"""
+
+LOGIN_SQL = "SELECT id, password_hash FROM customers WHERE email = $1"
+SESSION_SQL = """
+INSERT INTO sessions (id, token_hash, customer_id, created_at, last_seen_at, expires_at)
+VALUES ($1, $2, $3, now(), now(), now() + interval '7 days')
+"""
+_hasher = PasswordHasher()
 
 
 def _default(value: Any) -> Any:
@@ -91,3 +134,38 @@ async def consent_states(request: Request) -> Response:
     body = orjson.loads(await request.body())
     rows = await request.app.state.pool.fetch(STATES_SQL, body["ids"], body["purposes"])
     return _json({"data": {"consentStates": [dict(row) for row in rows]}})
+
+
+@app.post("/update-profile")
+async def update_profile(request: Request) -> Response:
+    token = request.headers.get("authorization", "").partition(" ")[2]
+    digest = hashlib.sha256(token.strip().encode()).hexdigest()
+    name = orjson.loads(await request.body())["name"]
+    row = await request.app.state.pool.fetchrow(RENAME_SQL, digest, name)
+    if row is None:
+        return _json({"errors": [{"message": "no session"}]}, 401)
+    return _json({"data": {"updateProfile": {"customer": dict(row)}}})
+
+
+@app.post("/consent-changes")
+async def consent_changes(request: Request) -> Response:
+    body = orjson.loads(await request.body())
+    tx, entry = body.get("after") or (-1, -1)
+    rows = await request.app.state.pool.fetch(CHANGES_SQL, body["purposes"], tx, entry)
+    return _json({"data": {"consentChanges": [dict(row) for row in rows]}})
+
+
+@app.post("/login")
+async def login(request: Request) -> Response:
+    body = orjson.loads(await request.body())
+    row = await request.app.state.pool.fetchrow(LOGIN_SQL, body["email"])
+    if row is None:
+        return _json({"errors": [{"message": "no such customer"}]}, 401)
+    try:
+        await asyncio.to_thread(_hasher.verify, row["password_hash"], body["password"])
+    except VerifyMismatchError:
+        return _json({"errors": [{"message": "wrong password"}]}, 401)
+    token = secrets.token_urlsafe(32)
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    await request.app.state.pool.execute(SESSION_SQL, uuid.uuid4(), digest, row["id"])
+    return _json({"data": {"login": {"token": token}}})

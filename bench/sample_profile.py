@@ -88,12 +88,15 @@ def main(argv: list[str] | None = None) -> int:
         key = cs.create_partner(run.database, cwd)
         cs.run_datarights(["documents", "load", str(vf.MANIFEST)], run.database, cwd)
         id_sets = [rng.sample(seeded.customer_ids, cs.IDS_PER_CALL) for _ in range(2)]
-        ops = vf.operations(digest, text, key, id_sets)
+        emails = asyncio.run(vf.seed_logins(run.dsn, seeded.customer_ids))
+        positions = asyncio.run(vf.feed_positions(run.dsn, cs.PURPOSES, 2))
+        ops = vf.operations(digest, text, key, id_sets, positions, emails)
         target, bodies, _, _, auth = ops[args.operation]
         script = cwd / "load.lua"
-        vf.write_script(script, target, bodies, tokens if auth == "sessions" else [key])
-        run.start_server(args.workers, cwd)
-        vf.check_once(run.base_url, target, bodies[0], tokens[0] if auth == "sessions" else key)
+        auth_tokens = tokens if auth == "sessions" else [key] if auth == "key" else []
+        vf.write_script(script, target, bodies, auth_tokens)
+        run.start_server(args.workers, cwd, vf.RATE_LIMITS_RAISED)
+        vf.check_once(run.base_url, target, bodies[0], vf.auth_token(auth, tokens, key))
         vf.run_wrk(run.base_url, script, args.connections, 2)  # warm-up
         vf.wait_idle(run.pid)
         meter = harness.CpuMeter(run.pid, run.database)

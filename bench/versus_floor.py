@@ -15,7 +15,8 @@ operation with ``wrk -t1 -c32 -d<duration>s`` from a separate process, stops it,
 the same way. Each operation's ``ratio_to_floor`` is the product's req/s over its floor's, both
 summed over the rounds. ``consentStates`` is also measured at light load (``wrk -c1``: one
 request at a time). Before any load, one response of each operation is checked; during the load
-a Lua ``response`` hook counts non-200 answers and answers that carry ``"errors"``.
+a Lua ``response`` hook counts non-200 answers and answers that carry a non-empty ``errors``
+list (top-level, or a mutation payload's user errors).
 
 It writes ``bench/results/latest.json``, ``bench/results/latest.md`` (and ``latest.png`` if
 matplotlib is installed), and prints the table.
@@ -40,11 +41,15 @@ from typing import Any
 
 import asyncpg
 import httpx
+from argon2 import PasswordHasher
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import consent_states as cs
 import harness
+
+from domain.partners.use_cases import encode_feed_cursor
+from domain.ports import FeedPosition
 
 BENCH = Path(__file__).resolve().parent
 MANIFEST = BENCH / "persisted-documents.json"
@@ -108,6 +113,46 @@ async def seed_sessions(dsn: str, customer_ids: list[str], count: int) -> list[s
     return tokens
 
 
+# The login measurements sign the same 200 accounts in again and again, from one address.
+RATE_LIMITS_RAISED = {
+    "DATARIGHTS_LOGIN_ATTEMPTS_PER_ACCOUNT": "1000000 per minute",
+    "DATARIGHTS_LOGIN_ATTEMPTS_PER_IP": "1000000 per minute",
+}
+LOGIN_ACCOUNTS = 200  # customers given a real argon2id hash, for the login measurement
+LOGIN_PASSWORD = "correct horse battery staple 7"
+
+
+async def seed_logins(dsn: str, customer_ids: list[str]) -> list[str]:
+    """A real argon2id hash (the product's default parameters) of LOGIN_PASSWORD for the first
+    LOGIN_ACCOUNTS customers; returns their e-mail addresses."""
+    hashed = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1).hash(LOGIN_PASSWORD)
+    ids = [uuid.UUID(i) for i in customer_ids[:LOGIN_ACCOUNTS]]
+    connection = await asyncpg.connect(dsn)
+    try:
+        rows = await connection.fetch(
+            "UPDATE customers SET password_hash = $1 WHERE id = ANY($2::uuid[]) RETURNING email",
+            hashed,
+            ids,
+        )
+    finally:
+        await connection.close()
+    return sorted(row["email"] for row in rows)
+
+
+async def feed_positions(dsn: str, purposes: list[str], pages: int) -> list[tuple[int, int]]:
+    """Where each of the first ``pages`` pages of 100 sharing changes starts, as (tx, id)."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        rows = await connection.fetch(
+            "SELECT tx, id FROM consent_ledger WHERE kind = 'SHARING' AND "
+            "subject = ANY($1::text[]) AND source <> 'DEFAULT' ORDER BY tx, id",
+            purposes,
+        )
+    finally:
+        await connection.close()
+    return [(rows[100 * k - 1]["tx"], rows[100 * k - 1]["id"]) for k in range(1, pages)]
+
+
 # --------------------------------------------------------------------------- wrk scripts
 
 LUA_COMMON = """
@@ -117,7 +162,8 @@ local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function response(status, headers, body)
   if status ~= 200 then bad = bad + 1
-  elseif string.find(body, '"errors"', 1, true) then errors = errors + 1 end
+  elseif string.find(body, '"errors":[{', 1, true) or string.find(body, '"errors": [{', 1, true)
+  then errors = errors + 1 end
 end
 function done(summary, latency, requests)
   local b, e = 0, 0
@@ -136,8 +182,15 @@ def lua_string(value: str) -> str:
     return json.dumps(value)  # a JSON string is a valid Lua string literal for these characters
 
 
-def write_script(path: Path, target: str, bodies: list[str], tokens: list[str]) -> None:
-    """A wrk script that POSTs to ``target`` rotating ``bodies`` and bearer ``tokens``."""
+def write_script(
+    path: Path, target: str, bodies: list[str], tokens: list[str], pace_ms: int = 0
+) -> None:
+    """A wrk script that POSTs to ``target`` rotating ``bodies`` and bearer ``tokens`` (no
+    Authorization header without tokens); with ``pace_ms``, each connection waits that long
+    between its requests."""
+    authorization = (
+        "    ['Authorization'] = 'Bearer ' .. tokens[(i % #tokens) + 1]," if tokens else ""
+    )
     lines = [
         "local bodies = {" + ",".join(lua_string(b) for b in bodies) + "}",
         "local tokens = {" + ",".join(lua_string(t) for t in tokens) + "}",
@@ -146,33 +199,35 @@ def write_script(path: Path, target: str, bodies: list[str], tokens: list[str]) 
         "  i = i + 1",
         "  return wrk.format('POST', " + lua_string(target) + ", {",
         "    ['Content-Type'] = 'application/json',",
-        "    ['Authorization'] = 'Bearer ' .. tokens[(i % #tokens) + 1],",
+        authorization,
         "  }, bodies[(i % #bodies) + 1])",
         "end",
+        *([f"function delay() return {pace_ms} end"] if pace_ms else []),
         LUA_COMMON,
     ]
     path.write_text("\n".join(lines))
 
 
+def wrk_command(base_url: str, script: Path, connections: int, duration: int) -> list[str]:
+    return [
+        *("wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "30s"),
+        *("-s", str(script), base_url),
+    ]
+
+
 def run_wrk(base_url: str, script: Path, connections: int, duration: int) -> dict[str, Any]:
     done = subprocess.run(
-        [
-            "wrk",
-            "-t1",
-            f"-c{connections}",
-            f"-d{duration}s",
-            "--timeout",
-            "30s",
-            "-s",
-            str(script),
-            base_url,
-        ],
+        wrk_command(base_url, script, connections, duration),
         capture_output=True,
         text=True,
         timeout=duration + 120,
         check=False,
     )
-    for line in done.stdout.splitlines():
+    return wrk_result(done.stdout, done.stderr)
+
+
+def wrk_result(stdout: str, stderr: str) -> dict[str, Any]:
+    for line in stdout.splitlines():
         if line.startswith("WRKJSON "):
             raw = json.loads(line.removeprefix("WRKJSON "))
             seconds = raw["duration_us"] / 1e6
@@ -188,7 +243,33 @@ def run_wrk(base_url: str, script: Path, connections: int, duration: int) -> dic
                 "non_200": raw["non_200"],
                 "graphql_errors": raw["graphql_errors"],
             }
-    raise RuntimeError(f"wrk gave no result:\n{done.stdout}\n{done.stderr}")
+    raise RuntimeError(f"wrk gave no result:\n{stdout}\n{stderr}")
+
+
+STALL_CONNECTIONS = 4  # `me` at a moderate load, alone and beside the logins
+LOGINS_PER_SECOND = 10
+
+
+def login_stall(
+    base_url: str, pid: int, me_script: Path, login_script: Path, duration: int
+) -> dict[str, Any]:
+    """`me` (ad hoc) at -c4, alone, then while a steady 10 logins a second run beside it (wrk
+    -c1 with a 100 ms pause between logins: at most 10 a second)."""
+    wait_idle(pid)
+    alone = run_wrk(base_url, me_script, STALL_CONNECTIONS, duration)
+    wait_idle(pid)
+    logins = subprocess.Popen(
+        wrk_command(base_url, login_script, 1, duration + 2),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1)
+    beside = run_wrk(base_url, me_script, STALL_CONNECTIONS, duration)
+    out, err = logins.communicate(timeout=duration + 120)
+    login = wrk_result(out, err)
+    moved = beside["p99_ms"] / alone["p99_ms"] - 1 if alone["p99_ms"] else None
+    return {"me_alone": alone, "me_beside_logins": beside, "logins": login, "p99_moved": moved}
 
 
 # --------------------------------------------------------------------------- servers
@@ -252,8 +333,29 @@ def start_floor(database: str, port: int, workers: int, log: Path) -> subprocess
 # --------------------------------------------------------------------------- operations
 
 
-def operations(digest: str, text: str, key: str, id_sets: list[list[str]]) -> dict[str, Any]:
-    """name -> (product target, product bodies, floor target, floor bodies, auth: sessions|key)."""
+UPDATE_PROFILE = (
+    "mutation Rename($input: UpdateProfileInput!) { updateProfile(input: $input) { "
+    "customer { id name version updatedAt } errors { code } } }"
+)
+CHANGES = (
+    "query Changes($after: String) { consentChanges(after: $after, first: 100) { "
+    "edges { cursor node { customerId purpose granted previous source actor occurredAt } } "
+    "pageInfo { hasNextPage endCursor } } }"
+)
+LOGIN = "mutation SignIn($input: LoginInput!) { login(input: $input) { token errors { code } } }"
+NAMES = [f"Ada Lovelace {n}" for n in range(8)]
+
+
+def operations(
+    digest: str,
+    text: str,
+    key: str,
+    id_sets: list[list[str]],
+    positions: list[tuple[int, int]],
+    emails: list[str],
+) -> dict[str, Any]:
+    """name -> (product target, product bodies, floor target, floor bodies, auth), auth being
+    "sessions" (the seeded session tokens), "key" (the partner's) or "none"."""
     states_digest, states_text = trusted_document("States")
     if states_text != cs.STATES:
         raise RuntimeError(f"{MANIFEST}: the States document is not consent_states.STATES")
@@ -288,6 +390,46 @@ def operations(digest: str, text: str, key: str, id_sets: list[list[str]]) -> di
             floor_states,
             "key",
         ),
+        "updateProfile": (
+            "/graphql",
+            [
+                json.dumps({"query": UPDATE_PROFILE, "variables": {"input": {"name": name}}})
+                for name in NAMES
+            ],
+            "/update-profile",
+            [json.dumps({"name": name}) for name in NAMES],
+            "sessions",
+        ),
+        "consentChanges page of 100": (
+            "/graphql",
+            [
+                json.dumps(
+                    {
+                        "query": CHANGES,
+                        "variables": {"after": encode_feed_cursor(FeedPosition(*p)) if p else None},
+                    }
+                )
+                for p in [None, *positions]
+            ],
+            "/consent-changes",
+            [json.dumps({"purposes": cs.PURPOSES, "after": p}) for p in [None, *positions]],
+            "key",
+        ),
+        "login": (
+            "/graphql",
+            [
+                json.dumps(
+                    {
+                        "query": LOGIN,
+                        "variables": {"input": {"email": e, "password": LOGIN_PASSWORD}},
+                    }
+                )
+                for e in emails
+            ],
+            "/login",
+            [json.dumps({"email": e, "password": LOGIN_PASSWORD}) for e in emails],
+            "none",
+        ),
     }
 
 
@@ -295,14 +437,17 @@ def operations(digest: str, text: str, key: str, id_sets: list[list[str]]) -> di
 LIGHT = ["consentStates 1,000 ids", "consentStates 1,000 ids (trusted)"]
 
 
-def check_once(base_url: str, target: str, body: str, token: str) -> None:
+def auth_token(auth: str, tokens: list[str], key: str) -> str | None:
+    return tokens[0] if auth == "sessions" else key if auth == "key" else None
+
+
+def check_once(base_url: str, target: str, body: str, token: str | None) -> None:
     """Raises unless one request answers 200 with data and without errors."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     response = httpx.post(
-        base_url + target,
-        content=body,
-        trust_env=False,
-        timeout=30,
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        base_url + target, content=body, trust_env=False, timeout=30, headers=headers
     )
     payload = response.json()
     if response.status_code != 200 or payload.get("errors") or not payload.get("data"):
@@ -326,7 +471,7 @@ def measure(
     out: dict[str, Any] = {}
     for name, (p_target, p_bodies, f_target, f_bodies, auth) in ops.items():
         target, bodies = (p_target, p_bodies) if side == "product" else (f_target, f_bodies)
-        check_once(base_url, target, bodies[0], tokens[0] if auth == "sessions" else key)
+        check_once(base_url, target, bodies[0], auth_token(auth, tokens, key))
         run_wrk(base_url, scripts[(side, name)], args.connections, 2)  # warm-up, not counted
         wait_idle(pid)
         meter = harness.CpuMeter(pid, database)
@@ -349,6 +494,21 @@ def measure(
         print(
             f"    {side:<8} {name + ', -c1':<24} {light['req_s']:>8.1f} req/s  "
             f"p50 {light['p50_ms']:.1f} ms  p99 {light['p99_ms']:.1f} ms"
+        )
+    if side == "product":
+        stall = login_stall(
+            base_url,
+            pid,
+            scripts[(side, "me (ad hoc)")].with_name("me-stall.lua"),
+            scripts[(side, "login")].with_name("login-paced.lua"),
+            args.duration,
+        )
+        out["login_stall"] = stall
+        print(
+            f"    {side:<8} me -c{STALL_CONNECTIONS} p99 "
+            f"{stall['me_alone']['p99_ms']:.1f} ms alone, "
+            f"{stall['me_beside_logins']['p99_ms']:.1f} ms beside "
+            f"{stall['logins']['req_s']:.1f} logins/s ({100 * (stall['p99_moved'] or 0):+.0f}%)"
         )
     out["rss_mib_by_pid"] = rss_per_process(pid)
     print(f"    {side:<8} RSS MiB by pid (first: supervisor) {out['rss_mib_by_pid']}")
@@ -397,7 +557,31 @@ def summarise(rounds: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
             and light["failures"] == 0
             and light["p99_ms"] < LIGHT_P99_GOAL_MS,
         }
+    stalls = [r["product"]["login_stall"] for r in rounds]
+    table["me (ad hoc) -c4, p99 beside 10 logins/s"] = {
+        "p99_alone_ms": [x["me_alone"]["p99_ms"] for x in stalls],
+        "p99_beside_logins_ms": [x["me_beside_logins"]["p99_ms"] for x in stalls],
+        "logins_per_s": [x["logins"]["req_s"] for x in stalls],
+        "p99_moved": [round(x["p99_moved"], 3) for x in stalls],
+        "goal": "p99 moves less than 20 %",
+        "goal_met": all(x["p99_moved"] < 0.2 for x in stalls),
+    }
     return table
+
+
+def spread(rounds: list[dict[str, Any]], names: list[str]) -> list[str]:
+    """Per operation and round, each worker's share of the product's server CPU (the first pid
+    of a tree is the uvicorn supervisor, left out): whether the connections spread."""
+    lines = []
+    for name in names:
+        shares = []
+        for r in rounds:
+            per_pid = r["product"][name]["cpu"]["server_cores_per_process"]
+            workers = list(per_pid.values())[1:]
+            total = sum(workers) or 1.0
+            shares.append("/".join(f"{100 * w / total:.0f}" for w in sorted(workers)))
+        lines.append(f"- {name}: {', '.join(shares)} % of the server CPU per worker, by round")
+    return lines
 
 
 def markdown(table: dict[str, Any], config: dict[str, Any]) -> str:
@@ -412,6 +596,8 @@ def markdown(table: dict[str, Any], config: dict[str, Any]) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name, row in table.items():
+        if "floor" not in row:
+            continue
         floor = row["floor"]
         if "goal_ratio" in row:
             goal = f"≥ {row['goal_ratio']}: {'met' if row['goal_met'] else 'NOT met'}"
@@ -424,6 +610,17 @@ def markdown(table: dict[str, Any], config: dict[str, Any]) -> str:
             f"{floor['req_s']:.0f} | {floor['p50_ms']:.1f} | {floor['p99_ms']:.1f} | "
             f"{row['ratio_to_floor']:.2f} | {goal} |"
         )
+    stall = table.get("me (ad hoc) -c4, p99 beside 10 logins/s")
+    if stall:
+        moved = ", ".join(f"{100 * m:+.0f} %" for m in stall["p99_moved"])
+        lines += [
+            "",
+            f"Login against `me`: `me` (ad hoc) at -c4 has a p99 of "
+            f"{' / '.join(f'{v:.1f}' for v in stall['p99_alone_ms'])} ms alone and "
+            f"{' / '.join(f'{v:.1f}' for v in stall['p99_beside_logins_ms'])} ms beside "
+            f"{' / '.join(f'{v:.1f}' for v in stall['logins_per_s'])} logins/s, by round: "
+            f"{moved} (goal: under +20 %, {'met' if stall['goal_met'] else 'NOT met'}).",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -435,9 +632,10 @@ def chart(table: dict[str, Any], path: Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    names = list(table)
+    names = [n for n, row in table.items() if "floor" in row]
     x = range(len(names))
-    fig, ax = plt.subplots(figsize=(9, 4))
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    ax.set_yscale("log")  # from a few calls a second to thousands
     ax.bar([i - 0.2 for i in x], [table[n]["req_s"] for n in names], 0.4, label="product")
     ax.bar([i + 0.2 for i in x], [table[n]["floor"]["req_s"] for n in names], 0.4, label="floor")
     for i, n in enumerate(names):
@@ -448,8 +646,9 @@ def chart(table: dict[str, Any], path: Path) -> bool:
             va="bottom",
             fontsize=8,
         )
-    ax.set_xticks(list(x), [n.replace(", light", "\nlight") for n in names], fontsize=7)
-    ax.set_ylabel("req/s")
+    labels = [n.replace(", light", "\nlight").replace(" (trusted)", "\n(trusted)") for n in names]
+    ax.set_xticks(list(x), labels, fontsize=7)
+    ax.set_ylabel("req/s (log scale)")
     ax.set_title("datarights vs floor (ratio above the product's bar)")
     ax.legend()
     fig.tight_layout()
@@ -501,10 +700,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{len(tokens):,} sessions, partner key {key[:8]}…, trusted me: {loaded.strip()[:80]}"
         )
         id_sets = [rng.sample(seeded.customer_ids, cs.IDS_PER_CALL) for _ in range(ID_SETS)]
-        ops = operations(digest, text, key, id_sets)
+        emails = asyncio.run(seed_logins(run.dsn, seeded.customer_ids))
+        positions = asyncio.run(feed_positions(run.dsn, cs.PURPOSES, ID_SETS))
+        ops = operations(digest, text, key, id_sets, positions, emails)
         scripts: dict[tuple[str, str], Path] = {}
         for index, (name, (p_target, p_bodies, f_target, f_bodies, auth)) in enumerate(ops.items()):
-            auth_tokens = tokens if auth == "sessions" else [key]
+            auth_tokens = tokens if auth == "sessions" else [key] if auth == "key" else []
             for side, target, bodies in (
                 ("product", p_target, p_bodies),
                 ("floor", f_target, f_bodies),
@@ -512,6 +713,12 @@ def main(argv: list[str] | None = None) -> int:
                 path = cwd / f"{side}-{index}.lua"
                 write_script(path, target, bodies, auth_tokens)
                 scripts[(side, name)] = path
+        me_target, me_bodies = ops["me (ad hoc)"][:2]
+        write_script(cwd / "me-stall.lua", me_target, me_bodies, tokens)
+        login_target, login_bodies = ops["login"][:2]
+        write_script(
+            cwd / "login-paced.lua", login_target, login_bodies, [], 1000 // LOGINS_PER_SECOND
+        )
         floor_port = harness._free_port()
         floor_log = harness.RESULTS / f"versus-floor-{run.stamp}.floor.log"
         serve_log = run.log_path
@@ -519,7 +726,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  round {number}/{args.rounds}")
             result: dict[str, Any] = {}
             run.log_path = serve_log.with_suffix(f".{number}.log")
-            run.start_server(args.workers, cwd)
+            run.start_server(args.workers, cwd, RATE_LIMITS_RAISED)
             result["product"] = measure(
                 "product", run.base_url, run.pid, ops, scripts, tokens, key, args, run.database
             )
@@ -550,6 +757,9 @@ def main(argv: list[str] | None = None) -> int:
     (harness.RESULTS / "latest.md").write_text(md)
     run.json_path.write_text(json.dumps(results, indent=2, default=str) + "\n")
     drew = chart(table, harness.RESULTS / "latest.png")
+    md += (
+        "\nHow the load spread over the workers:\n\n" + "\n".join(spread(rounds, list(ops))) + "\n"
+    )
     print()
     print(md)
     noisy = [
