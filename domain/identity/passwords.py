@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from zxcvbn import zxcvbn
-
 from domain.errors import ErrorCode, FieldPath, Problem
 
 MIN_LENGTH = 12
@@ -41,6 +39,10 @@ def check_password(
     if len(password) > MAX_LENGTH:
         return [Problem(path, ErrorCode.PASSWORD_TOO_LONG, f"Use at most {MAX_LENGTH} characters.")]
     inputs = [word for word in personal if word]
+    # Imported on first use: its dictionaries take about 12 MiB, which a process that never
+    # judges a new password (most of a fleet's requests read) need not hold.
+    from zxcvbn import zxcvbn
+
     if zxcvbn(password[:_SCORED_PREFIX], user_inputs=inputs)["score"] < MIN_STRENGTH:
         return [
             Problem(
