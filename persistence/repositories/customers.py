@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import exists, insert, select, update
+from sqlalchemy import bindparam, exists, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -98,6 +98,25 @@ def customer_from_row(row: RowMapping) -> Customer:
     )
 
 
+# One statement for every save, its values as parameters: built once and compiled once, where
+# an UPDATE with the values written in was built and looked up in the statement cache anew at
+# every save (a sixth of an updateProfile's CPU, bench/sample_profile.py).
+_SAVE = (
+    update(customers)
+    .where(
+        customers.c.id == bindparam("saved_id"),
+        customers.c.version == bindparam("expected_version"),
+    )
+    .values(
+        {
+            column.name: bindparam(f"new_{column.name}", type_=column.type)
+            for column in customers.c
+            if column.name not in ("id", "created_at")
+        }
+    )
+)
+
+
 class SqlCustomerRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
@@ -128,13 +147,10 @@ class SqlCustomerRepository:
         values = customer_row(customer)
         del values["id"], values["created_at"]
         values["version"] = expected_version + 1
-        statement = (
-            update(customers)
-            .where(customers.c.id == customer.id, customers.c.version == expected_version)
-            .values(values)
-        )
+        parameters = {f"new_{name}": value for name, value in values.items()}
+        parameters |= {"saved_id": customer.id, "expected_version": expected_version}
         try:
-            result = await self._conn.execute(statement)
+            result = await self._conn.execute(_SAVE, parameters)
         except IntegrityError as error:
             raise EmailAlreadyTaken from error
         return result.rowcount == 1
