@@ -651,7 +651,12 @@ def chart(table: dict[str, Any], path: Path) -> bool:
             va="bottom",
             fontsize=8,
         )
-    labels = [n.replace(", light", "\nlight").replace(" (trusted)", "\n(trusted)") for n in names]
+    labels = [
+        n.replace(", light", "\nlight")
+        .replace(" (trusted)", "\n(trusted)")
+        .replace(" 1,0", "\n1,0")
+        for n in names
+    ]
     ax.set_xticks(list(x), labels, fontsize=7)
     ax.set_ylabel("req/s (log scale)")
     ax.set_title("datarights vs floor (ratio above the product's bar)")
