@@ -696,7 +696,13 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print(f"  load          {wrk_version.strip()}, -t1 -c{args.connections} -d{args.duration}s")
     version = run.create_database()
-    config = vars(args) | {"postgres_version": version, "timestamp": run.stamp, "wrk": wrk_version}
+    config = vars(args) | {
+        "postgres_version": version,
+        "timestamp": run.stamp,
+        "wrk": wrk_version,
+        "rate_limits_raised": RATE_LIMITS_RAISED,
+    }
+    print(f"  product       rate limits raised for the login measurements: {RATE_LIMITS_RAISED}")
     rounds: list[dict[str, Any]] = []
     with run.scope() as cwd:
         cs.run_datarights(["migrate"], run.database, cwd)
