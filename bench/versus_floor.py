@@ -573,18 +573,24 @@ def summarise(rounds: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
 
 
 def spread(rounds: list[dict[str, Any]], names: list[str]) -> list[str]:
-    """Per operation and round, each worker's share of the product's server CPU (the first pid
-    of a tree is the uvicorn supervisor, left out): whether the connections spread."""
+    """Per operation and round, each worker's share of the product's server CPU: whether the
+    connections spread. The first pid of a tree is the uvicorn supervisor; a process that did
+    next to nothing in every operation of the round (multiprocessing's resource tracker) is not
+    a worker. A worker that sat idle through one operation shows as 0."""
     lines = []
     for name in names:
         shares = []
         for r in rounds:
+            per_op = [
+                list(r["product"][n]["cpu"]["server_cores_per_process"].items())[1:] for n in names
+            ]
+            workers = {
+                pid for op in per_op for pid, cores in op if cores >= 0.02 * sum(c for _, c in op)
+            }
             per_pid = r["product"][name]["cpu"]["server_cores_per_process"]
-            # (the supervisor, and multiprocessing's resource tracker, do next to nothing)
-            workers = list(per_pid.values())[1:]
-            workers = [w for w in workers if w >= 0.02 * (sum(workers) or 1.0)]
-            total = sum(workers) or 1.0
-            shares.append("/".join(f"{100 * w / total:.0f}" for w in sorted(workers)))
+            used = [per_pid.get(pid, 0.0) for pid in sorted(workers)]
+            total = sum(used) or 1.0
+            shares.append("/".join(f"{100 * w / total:.0f}" for w in sorted(used)))
         lines.append(f"- {name}: {', '.join(shares)} % of the server CPU per worker, by round")
     return lines
 
