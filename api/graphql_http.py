@@ -283,6 +283,10 @@ class GraphQLOverHTTP(GraphQLRouter[Context, None]):
             raise HTTPException(
                 400, 'The request body must be a JSON object such as {"query": "..."}.'
             )
+        return await self.request_data(body)
+
+    async def request_data(self, body: dict[str, Any]) -> GraphQLRequestData:
+        """The operation a request body (a JSON object) asks for; its fields are checked."""
         query, variables = body.get("query"), body.get("variables")
         name, extensions = body.get("operationName"), body.get("extensions")
         for key, value, kind in [

@@ -16,7 +16,6 @@ to the general path as if the prepared one did not exist."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -31,7 +30,8 @@ from strawberry.schema.base import BaseSchema
 from strawberry.types import ExecutionResult
 
 from api.availability import UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE, is_unavailable
-from api.context import Context, request_token
+from api.context import Context, customer_token, request_token
+from api.documents.prepared import PreparedConsentStates, PreparedMe
 from api.documents.store import KnownDocument, TrustedDocuments
 from api.errors import MASKED_MESSAGE
 from api.graphql_http import (
@@ -50,7 +50,6 @@ from domain.partners import use_cases as partners
 from domain.partners.model import looks_like_api_key
 from domain.partners.use_cases import PartnerRefused
 from domain.profile.signed_in import read_signed_in
-from domain.staff.model import looks_like_staff_token
 
 log = logging.getLogger("datarights.documents")
 
@@ -105,10 +104,10 @@ class TrustedDocumentsRouter(GraphQLOverHTTP):
         self._graphql = schema._schema  # type: ignore[attr-defined]
         self._limits = QueryLimits.of(settings)
 
-    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:  # type: ignore[override]
+    async def request_data(self, body: dict[str, Any]) -> GraphQLRequestData:
         _by_document.set(False)
-        data = await super().parse_http_body(request)
-        key = document_key(json.loads(await request.get_body()))  # an object: checked above
+        data = await super().request_data(body)
+        key = document_key(body)
         if key is None:
             return data
         digest = digest_of(key)
@@ -185,31 +184,28 @@ class TrustedDocumentsRouter(GraphQLOverHTTP):
             key = document_key(body)
             digest = digest_of(key) if key is not None else None
             known = await self.documents.find(digest) if digest is not None else None
-            plan = known and (known.me or known.consent_states)
-            if known is None or plan is None:
+            if known is None:
                 return None
             name = body.get("operationName")
-            if name is not None and name != plan.operation_name:
-                return None
-            if known.me is not None:
-                if variables:
-                    return None
-                return await self._answer_me(request, known, media_type)
-            return await self._answer_consent_states(request, known, variables or {}, media_type)
+            if known.me is not None and not variables and name in (None, known.me.operation_name):
+                return await self._answer_me(request, known, known.me, media_type)
+            states = known.consent_states
+            if states is not None and name in (None, states.operation_name):
+                return await self._answer_consent_states(
+                    request, known, states, variables or {}, media_type
+                )
+            return None
         except Exception:
             # The general path meets the same fault, and logs and masks it as it does.
             log.debug("the prepared path gave way to the general one", exc_info=True)
             return None
 
     async def _answer_me(
-        self, request: Request, known: KnownDocument, media_type: str
+        self, request: Request, known: KnownDocument, plan: PreparedMe, media_type: str
     ) -> Response | None:
-        plan = known.me
-        assert plan is not None
-        token = request_token(request, self._cookie_name)
+        token = customer_token(request_token(request, self._cookie_name))
         customer = None
-        # As Context.session: a partner's key or a staff token is no customer session.
-        if token and not looks_like_api_key(token) and not looks_like_staff_token(token):
+        if token:
             read = await read_signed_in(self._deps, token, request.headers.get("sec-gpc") == "1")
             if read.writes_due:
                 return None
@@ -220,14 +216,15 @@ class TrustedDocumentsRouter(GraphQLOverHTTP):
         )
 
     async def _answer_consent_states(
-        self, request: Request, known: KnownDocument, variables: dict[str, Any], media_type: str
+        self,
+        request: Request,
+        known: KnownDocument,
+        plan: PreparedConsentStates,
+        variables: dict[str, Any],
+        media_type: str,
     ) -> Response | None:
-        plan = known.consent_states
-        assert plan is not None
         arguments = plan.arguments(variables)
-        if arguments is None or known.document is None:
-            return None
-        if limit_errors(self._graphql, known.document, variables, self._limits):
+        if arguments is None or limit_errors(self._graphql, plan.document, variables, self._limits):
             return None
         ids, names = arguments
         try:
