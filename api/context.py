@@ -70,6 +70,14 @@ def _is_ip(value: str) -> bool:
     return True
 
 
+def customer_token(token: str | None) -> str | None:
+    """The token, when it may stand for a customer's session: a partner's API key or a staff
+    token never does."""
+    if token and not looks_like_api_key(token) and not looks_like_staff_token(token):
+        return token
+    return None
+
+
 def request_token(request: Request, cookie_name: str) -> str | None:
     """The caller's token, from ``Authorization: Bearer`` or else the session cookie."""
     return bearer_token(request.headers) or request.cookies.get(cookie_name) or None
@@ -142,30 +150,23 @@ class Context(BaseContext):
         """The caller's live customer session, looked up once per request; a GPC signal on a
         signed-in request is honoured before anything else happens."""
         if self._session is _UNRESOLVED:
-            token = self.token
-            is_customer_token = (
-                token is not None
-                and not looks_like_api_key(token)
-                and not looks_like_staff_token(token)
-            )
-            session = None
-            if is_customer_token:
-                assert token is not None
-                # One read, no transaction, for the common case; when the request must change
-                # the session (expired, idle clock due, a GPC episode starting or ending), the
-                # use cases that write do it.
-                read = await read_signed_in(self.deps, token, self.gpc_signal)
-                if read.writes_due:
-                    session = await identity.authenticate(self.deps, token)
-                    if session is not None:
-                        await consent.honour_gpc_signal(
-                            self.deps, session, self.gpc_signal, self.client
-                        )
-                else:
-                    session, self.signed_in_customer = read.session, read.customer
-            self._session = session
+            token = customer_token(self.token)
+            self._session = await self._signed_in(token) if token else None
         assert self._session is None or isinstance(self._session, Session)
         return self._session
+
+    async def _signed_in(self, token: str) -> Session | None:
+        # One read, no transaction, for the common case; when the request must change the
+        # session (expired, idle clock due, a GPC episode starting or ending), the use cases
+        # that write do it.
+        read = await read_signed_in(self.deps, token, self.gpc_signal)
+        if not read.writes_due:
+            self.signed_in_customer = read.customer
+            return read.session
+        session = await identity.authenticate(self.deps, token)
+        if session is not None:
+            await consent.honour_gpc_signal(self.deps, session, self.gpc_signal, self.client)
+        return session
 
     @cached_property
     def consent_states(self) -> DataLoader[uuid.UUID, dict[Subject, ConsentState]]:

@@ -250,6 +250,7 @@ class PreparedConsentStates:
     purposes_variable: str | None
     purposes_required: bool  # the purposes variable is declared non-null
     purposes_written: tuple[str, ...] | None
+    document: DocumentNode  # for the request limits, which depend on the variables
 
     def arguments(self, variables: dict[str, Any]) -> tuple[list[str], list[str] | None] | None:
         """The ids and purpose names of a request's variables, exactly as GraphQL would take
@@ -347,4 +348,5 @@ def prepare_consent_states(document: DocumentNode) -> PreparedConsentStates | No
         purposes_variable,
         purposes_variable is not None and declared[purposes_variable].endswith("!"),
         purposes_written,
+        document,
     )

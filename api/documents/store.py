@@ -11,7 +11,7 @@ import dataclasses
 import time
 from dataclasses import dataclass
 
-from graphql import DocumentNode, GraphQLError, parse
+from graphql import GraphQLError, parse
 
 from api.documents.prepared import (
     PreparedConsentStates,
@@ -34,7 +34,6 @@ class KnownDocument:
     operation_name: str | None
     me: PreparedMe | None  # the prepared path, when the document is in its subset
     consent_states: PreparedConsentStates | None = None
-    document: DocumentNode | None = None  # parsed, for the request limits of a prepared path
 
 
 class TrustedDocuments:
@@ -65,6 +64,4 @@ def _prepared(digest: str, text: str) -> KnownDocument:
         document = parse(text)
     except GraphQLError:  # checked when loaded; a row changed by hand takes the general path
         return KnownDocument(digest, text, None, None)
-    return KnownDocument(
-        digest, text, None, prepare_me(document), prepare_consent_states(document), document
-    )
+    return KnownDocument(digest, text, None, prepare_me(document), prepare_consent_states(document))
