@@ -591,7 +591,6 @@ class UnitOfWork(Protocol):
     """One transaction: everything written through it is committed together or not at all."""
 
     customers: CustomerRepository
-    customer_reads: CustomerReadModel
     sessions: SessionRepository
     sign_ins: SignInEventRepository
     tokens: AccountTokenRepository

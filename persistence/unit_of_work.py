@@ -52,7 +52,6 @@ class SqlUnitOfWork:
         await conn.begin()
         self._connection = conn
         self.customers = SqlCustomerRepository(conn)
-        self.customer_reads = SqlCustomerReadModel(conn)
         self.sessions = SqlSessionRepository(conn)
         self.sign_ins = SqlSignInEventRepository(conn)
         self.tokens = SqlAccountTokenRepository(conn)
