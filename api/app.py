@@ -75,6 +75,7 @@ def build_dependencies(settings: Settings) -> Dependencies:
                 settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
             ),
             max_concurrent=settings.password_hashes_at_once,
+            idle_seconds=settings.password_hash_idle_ms / 1000,
         ),
         limiter=WindowRateLimiter(
             {

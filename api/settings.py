@@ -151,10 +151,21 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=2, ge=1, description="Passes of argon2id over it.")
     argon2_parallelism: int = Field(default=1, ge=1, description="Lanes of argon2id.")
     password_hashes_at_once: int = Field(
-        default=2,
+        default=1,
         ge=1,
         description="Password hashes one process computes at once; more wait their turn, so a "
-        "flood of sign-ins cannot take every CPU.",
+        "flood of sign-ins cannot take every CPU. Each hashing thread keeps its argon2 memory "
+        "(argon2_memory_kib) once it has hashed: run one process per core and keep this at 1.",
+    )
+    password_hash_idle_ms: int = Field(
+        default=250,
+        ge=0,
+        le=10_000,
+        description="How long a password hash may wait for CPU time no request wants (Linux: "
+        "threads of the SCHED_IDLE policy) before it is also computed at normal priority; the "
+        "first answer wins. Hashing in idle time keeps sign-ins from slowing the requests "
+        "beside them; the limit keeps a saturated machine from starving sign-ins. 0 hashes at "
+        "normal priority at once.",
     )
 
     # Communication topics before the customer's first choice. The newsletter is always off

@@ -49,6 +49,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--native", action="store_true", help="py-spy also samples C frames")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="DATARIGHTS_NAME=VALUE",
+        help="a setting for the server (repeatable)",
+    )
     return parser.parse_args(argv)
 
 
@@ -95,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         script = cwd / "load.lua"
         auth_tokens = tokens if auth == "sessions" else [key] if auth == "key" else []
         vf.write_script(script, target, bodies, auth_tokens)
-        run.start_server(args.workers, cwd, vf.RATE_LIMITS_RAISED)
+        run.start_server(args.workers, cwd, vf.RATE_LIMITS_RAISED | vf.overrides(args.set))
         vf.check_once(run.base_url, target, bodies[0], vf.auth_token(auth, tokens, key))
         vf.run_wrk(run.base_url, script, args.connections, 2)  # warm-up
         vf.wait_idle(run.pid)

@@ -1,13 +1,21 @@
-"""Password hashes: argon2id through passlib (the maintained ``libpass`` fork), computed in a
-bounded thread pool so that a sign-in never stalls the event loop."""
+"""Password hashes: argon2id through passlib (the maintained ``libpass`` fork), computed in
+bounded pools of threads (idle priority first) so that a sign-in stalls neither the event loop
+nor, on a busy machine, the requests beside it."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from passlib.context import CryptContext
+
+log = logging.getLogger("datarights.passwords")
+T = TypeVar("T")
 
 # passlib refuses passwords over 4096 bytes; anything this long is wrong, whoever sends it.
 _LONGEST_CHECKED = 1024
@@ -22,8 +30,31 @@ class Argon2Parameters:
     parallelism: int = 1
 
 
+# Linux only: a thread of the SCHED_IDLE policy runs when a CPU has nothing else to do and gives
+# way at once when a request's thread wakes up.
+CAN_RUN_IDLE = hasattr(os, "SCHED_IDLE")
+
+
+def run_this_thread_idle() -> None:
+    """Puts the calling thread in the SCHED_IDLE policy (Linux: the policy is a thread's own).
+    Not reversible without privileges, so these threads stay idle for their whole life."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except OSError as error:  # a sandbox that forbids it: hash at the same priority
+        log.warning("could not give the password hashing thread idle priority: %s", error)
+
+
 class Argon2PasswordHasher:
-    def __init__(self, parameters: Argon2Parameters, max_concurrent: int = 2) -> None:
+    """Hashes first on threads of idle priority, so that on a busy machine a sign-in's hash
+    takes only the CPU time no request wants: the requests it would otherwise share the cores
+    with keep their latency. A hash that has waited ``idle_seconds`` without finishing (the
+    CPUs are saturated) is computed again on threads of normal priority, whichever finishes
+    first answering, so that sign-ins are slowed by at most that much, never starved. With
+    ``idle_seconds`` 0 (or off Linux) every hash runs at normal priority."""
+
+    def __init__(
+        self, parameters: Argon2Parameters, max_concurrent: int = 1, idle_seconds: float = 0.0
+    ) -> None:
         self._context = CryptContext(
             schemes=["argon2"],
             argon2__type="ID",
@@ -31,13 +62,25 @@ class Argon2PasswordHasher:
             argon2__rounds=parameters.time_cost,
             argon2__parallelism=parameters.parallelism,
         )
-        # argon2 releases the GIL, so these threads hash in parallel, at most this many at once.
+        # argon2 releases the GIL, so these threads hash in parallel, at most this many at once
+        # in each pool. Each thread keeps its hash's memory for the next one (glibc's arena):
+        # handing it back costs a third more CPU per hash in page faults (docs/performance.md).
         self._pool = ThreadPoolExecutor(max_workers=max_concurrent, thread_name_prefix="argon2")
+        self._idle_seconds = idle_seconds
+        self._idle_pool = (
+            ThreadPoolExecutor(
+                max_workers=max_concurrent,
+                thread_name_prefix="argon2-idle",
+                initializer=run_this_thread_idle,
+            )
+            if idle_seconds > 0 and CAN_RUN_IDLE
+            else None
+        )
         # Compared against when the account does not exist, so both cases take as long.
         self._decoy = self._context.hash("decoy password that matches nothing")
 
     async def hash(self, password: str) -> str:
-        return await self._run(self._context.hash, password)
+        return str(await self._run(self._context.hash, password))
 
     async def verify(self, password: str, password_hash: str | None) -> bool:
         if len(password) > _LONGEST_CHECKED:
@@ -51,8 +94,24 @@ class Argon2PasswordHasher:
         return bool(self._context.needs_update(password_hash))
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._idle_pool is not None:
+            self._idle_pool.shutdown(wait=False, cancel_futures=True)
 
-    async def _run(self, fn: object, *args: str) -> object:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, fn, *args)  # type: ignore[arg-type]
+    async def _run(self, fn: Callable[..., T], *args: str) -> T:
+        if self._idle_pool is None:
+            return await asyncio.wrap_future(self._pool.submit(fn, *args))
+        idle = asyncio.wrap_future(self._idle_pool.submit(fn, *args))
+        urgent: asyncio.Future[T] | None = None
+        try:
+            done, _ = await asyncio.wait({idle}, timeout=self._idle_seconds)
+            if not done:
+                # No idle CPU came for it: at normal priority too, and the first answer wins.
+                # (A hash still queued is withdrawn; one already begun is left to finish.)
+                urgent = asyncio.wrap_future(self._pool.submit(fn, *args))
+                done, _ = await asyncio.wait({idle, urgent}, return_when=asyncio.FIRST_COMPLETED)
+            return done.pop().result()
+        finally:
+            idle.cancel()
+            if urgent is not None:
+                urgent.cancel()

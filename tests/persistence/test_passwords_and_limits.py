@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import uuid
 
+import pytest
+
 from domain.ports import Throttle
-from persistence.passwords import Argon2Parameters, Argon2PasswordHasher
+from persistence.passwords import CAN_RUN_IDLE, Argon2Parameters, Argon2PasswordHasher
 from persistence.rate_limits import WindowRateLimiter
 from tests import backends
 
@@ -75,3 +78,72 @@ async def test_rate_limits_are_shared_through_redis() -> None:
     assert not await one.exhausted(Throttle.LOGIN_ACCOUNT, key)
     await one.close()
     await other.close()
+
+
+@pytest.mark.skipif(not CAN_RUN_IDLE, reason="SCHED_IDLE is Linux's")
+async def test_hashes_run_first_on_threads_of_idle_priority() -> None:
+    hasher = Argon2PasswordHasher(Argon2Parameters(), idle_seconds=5.0)
+    policies: list[tuple[str, int]] = []
+    real_hash = hasher._context.hash
+
+    def recording_hash(secret: str) -> str:
+        policies.append((threading.current_thread().name, os.sched_getscheduler(0)))
+        return str(real_hash(secret))
+
+    hasher._context.hash = recording_hash  # type: ignore[method-assign]
+    try:
+        hashed = await hasher.hash("correct horse battery staple")
+        assert await hasher.verify("correct horse battery staple", hashed)
+    finally:
+        hasher.close()
+    assert policies == [("argon2-idle_0", os.SCHED_IDLE)]
+    # the event loop's own thread is untouched
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
+
+
+@pytest.mark.skipif(not CAN_RUN_IDLE, reason="SCHED_IDLE is Linux's")
+async def test_a_hash_that_finds_no_idle_time_is_computed_at_normal_priority_too() -> None:
+    hasher = Argon2PasswordHasher(Argon2Parameters(), idle_seconds=0.05)
+    hashed = await hasher.hash("correct horse battery staple")
+    release = threading.Event()
+    ran: list[str] = []
+    real_verify = hasher._context.verify
+
+    def verify(secret: str, stored: str) -> bool:
+        name = threading.current_thread().name
+        ran.append(name)
+        if name.startswith("argon2-idle"):
+            release.wait(10)  # as if the CPUs never had a moment to spare
+        return bool(real_verify(secret, stored))
+
+    hasher._context.verify = verify  # type: ignore[method-assign]
+    try:
+        # the first holds the only idle thread; the second waits behind it, queued
+        first = asyncio.create_task(hasher.verify("correct horse battery staple", hashed))
+        second = asyncio.create_task(hasher.verify("wrong horse battery staple", hashed))
+        assert await asyncio.wait_for(first, 5) is True
+        assert await asyncio.wait_for(second, 5) is False
+        release.set()
+    finally:
+        release.set()
+        hasher.close()
+    # the first was computed again at normal priority and that answer came back; the second,
+    # still queued for the idle thread, was withdrawn from it and computed only once
+    assert sorted(ran) == ["argon2-idle_0", "argon2_0", "argon2_0"]
+
+
+async def test_with_no_idle_wait_every_hash_runs_at_normal_priority() -> None:
+    hasher = Argon2PasswordHasher(Argon2Parameters(memory_kib=8, time_cost=1), idle_seconds=0)
+    threads: list[str] = []
+    real_hash = hasher._context.hash
+
+    def recording_hash(secret: str) -> str:
+        threads.append(threading.current_thread().name)
+        return str(real_hash(secret))
+
+    hasher._context.hash = recording_hash  # type: ignore[method-assign]
+    try:
+        await hasher.hash("x" * 12)
+    finally:
+        hasher.close()
+    assert threads == ["argon2_0"]
