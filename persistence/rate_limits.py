@@ -5,13 +5,16 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import limits
-import redis.asyncio
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from domain.ports import Throttle
+
+if TYPE_CHECKING:
+    import redis.asyncio
 
 
 class WindowRateLimiter:
@@ -24,8 +27,13 @@ class WindowRateLimiter:
     """
 
     def __init__(self, rules: Mapping[Throttle, str], redis_url: str | None = None) -> None:
-        # We own the Redis pool, so that shutting down closes its sockets.
-        self._pool = redis.asyncio.ConnectionPool.from_url(redis_url) if redis_url else None
+        self._pool: redis.asyncio.ConnectionPool | None = None
+        if redis_url:
+            # Imported only when used: it takes some 6 MiB a process that counts in memory
+            # need not hold. We own the pool, so that shutting down closes its sockets.
+            import redis.asyncio
+
+            self._pool = redis.asyncio.ConnectionPool.from_url(redis_url)
         self._storage: Storage = (
             RedisStorage(
                 "async+" + str(redis_url),

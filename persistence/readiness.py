@@ -3,18 +3,18 @@ knows how to use."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import logging
+from collections.abc import Iterator
 from functools import cache
+from pathlib import Path
 
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persistence.database import Timeouts, create_unpooled_engine, is_unavailable
-from persistence.migrate import alembic_config
 
 log = logging.getLogger("datarights.readiness")
 
@@ -24,10 +24,38 @@ FAILED = "the database check failed"
 BEHIND = "the database schema is behind this release; run `datarights migrate`"
 
 
+VERSIONS = Path(__file__).parent / "migrations" / "versions"
+
+
 @cache
-def _revisions() -> tuple[str | None, frozenset[str]]:
-    script = ScriptDirectory.from_config(alembic_config())
-    return script.get_current_head(), frozenset(r.revision for r in script.walk_revisions())
+def known_revisions() -> tuple[str | None, frozenset[str]]:
+    """This release's head revision and every revision it knows, read from the migration files'
+    ``revision`` and ``down_revision`` assignments rather than by Alembic, which would import
+    every migration and keep some 11 MiB in each serving process for a probe
+    (tests/persistence/test_readiness.py holds this equal to Alembic's own reading)."""
+    parents: dict[str, str | None] = {}
+    for path in sorted(VERSIONS.glob("*.py")):
+        values = dict(_assignments(ast.parse(path.read_text(encoding="utf-8"))))
+        if "revision" in values:
+            parents[str(values["revision"])] = values.get("down_revision")
+    children = {parent for parent in parents.values() if parent is not None}
+    heads = [revision for revision in parents if revision not in children]
+    if len(heads) > 1:
+        raise RuntimeError(f"the migrations have {len(heads)} heads: {sorted(heads)}")
+    return (heads[0] if heads else None), frozenset(parents)
+
+
+def _assignments(module: ast.Module) -> Iterator[tuple[str, str | None]]:
+    """A migration's module-level ``revision`` and ``down_revision`` (annotated or not)."""
+    for node in module.body:
+        if isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+            yield target.id, ast.literal_eval(value)
 
 
 class ReadinessCheck:
@@ -61,7 +89,7 @@ async def unready_reason(engine: AsyncEngine, within_seconds: float) -> str | No
         # A wrong password, a missing database: not ready either, and the log says what.
         log.warning("readiness check failed: %s", type(error).__name__)
         return FAILED
-    head, known = _revisions()
+    head, known = known_revisions()
     # A revision this code does not know is a newer release's: during a rolling upgrade the
     # migrations stay compatible with the release before, so this one can still serve.
     if current == head or (current is not None and current not in known):
@@ -70,4 +98,7 @@ async def unready_reason(engine: AsyncEngine, within_seconds: float) -> str | No
 
 
 def _current_revision(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
+    """The revision Alembic recorded (its ``alembic_version`` table), None before the first."""
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
