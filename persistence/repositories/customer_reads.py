@@ -1,26 +1,23 @@
 """The hot read behind every signed-in request and `me`: a session and its customer in one
 statement.
 
-On PostgreSQL the statement goes straight to asyncpg, as SQL rendered once from the SQLAlchemy
-query below (asyncpg prepares it once per connection): building, caching and executing a
-SQLAlchemy statement and processing its row cost several times the read itself (profiled with
-``bench/sample_profile.py``; see docs/performance.md). The row is mapped to the same domain
-objects as SQLAlchemy's would be; ``tests/persistence/test_customer_reads.py`` holds the two
-paths to the same answer."""
+On PostgreSQL the statement goes straight to asyncpg (persistence/driver.py). The row is
+mapped to the same domain objects as SQLAlchemy's would be;
+``tests/persistence/test_customer_reads.py`` holds the two paths to the same answer."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-import asyncpg
-from sqlalchemy import bindparam, exc, select
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.identity.model import Session
 from domain.profile.model import Customer
+from persistence import driver
+from persistence.driver import as_utc as _utc
+from persistence.driver import as_uuid as _uuid
 from persistence.repositories.customers import customer_from_row
 from persistence.tables import customers, sessions
 
@@ -34,10 +31,7 @@ _ME_BY_SESSION = (
     .where(sessions.c.token_hash == bindparam("token_hash"))
 )
 # The same query as asyncpg runs it: `WHERE sessions.token_hash = $1::VARCHAR`.
-_ME_BY_SESSION_SQL = str(_ME_BY_SESSION.compile(dialect=asyncpg_dialect()))
-
-# What the driver raises when the connection, not the statement, failed.
-_CONNECTION_FAULTS = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError)
+_ME_BY_SESSION_SQL = driver.render(_ME_BY_SESSION)
 
 
 class SqlCustomerReadModel:
@@ -46,26 +40,13 @@ class SqlCustomerReadModel:
 
     async def me_by_session(self, token_hash: str) -> tuple[Session, Customer] | None:
         if self._conn.dialect.name == "postgresql":
-            row: Any = await self._fetch_from_driver(token_hash)
+            row: Any = await driver.fetchrow(self._conn, _ME_BY_SESSION_SQL, token_hash)
         else:
             result = await self._conn.execute(_ME_BY_SESSION, {"token_hash": token_hash})
             row = result.mappings().first()
         if row is None:
             return None
         return _session_of(row), customer_from_row(_CustomerRow(row))
-
-    async def _fetch_from_driver(self, token_hash: str) -> asyncpg.Record | None:
-        raw = await self._conn.get_raw_connection()
-        driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
-        try:
-            return await driver.fetchrow(_ME_BY_SESSION_SQL, token_hash)
-        except _CONNECTION_FAULTS as error:
-            if isinstance(error, asyncpg.InterfaceError) and not driver.is_closed():
-                raise  # a misuse of the driver: a fault of ours, not the database's
-            # SQLAlchemy did not see this: the connection must not go back to the pool, and the
-            # fault is a lost connection, as SQLAlchemy would have said it.
-            await self._conn.invalidate()
-            raise exc.DisconnectionError("the connection to the database was lost") from error
 
 
 def _session_of(row: Any) -> Session:
@@ -96,12 +77,3 @@ class _CustomerRow:
         if isinstance(value, datetime):
             return _utc(value)
         return value
-
-
-def _uuid(value: Any) -> uuid.UUID:
-    # asyncpg's UUID is its own (faster) type; SQLAlchemy's Uuid gives the standard one.
-    return value if type(value) is uuid.UUID else uuid.UUID(bytes=value.bytes)
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.consent.model import Actor, ConsentEntry, SharingPurpose, Source
@@ -22,6 +20,7 @@ from tests.api.documents import ME, SET_SHARING, UPDATE_PROFILE
 from tests.api.helpers import register
 from tests.conftest import FakeClock
 from tests.graphql import GraphQLClient
+from tests.statements import counted_statements
 
 STATES = """
 query States($ids: [ID!]!, $purposes: [SharingPurpose!]) {
@@ -125,20 +124,6 @@ async def test_every_read_is_logged_with_the_customers_it_touched(
     assert read["purposes"] == "INTEGRATION_PARTNERS,PARTNER_OFFERS"
     assert read["customer_count"] == 1
     assert [str(c) for c in touched] == [customer["id"]]
-
-
-@contextmanager
-def counted_statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", count)
 
 
 async def test_one_statement_reads_consent_whatever_the_number_of_ids(

@@ -12,11 +12,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from graphql import parse
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.app import create_app
@@ -31,6 +30,7 @@ from tests.api.helpers import register, staff_token
 from tests.api.test_partners import new_partner
 from tests.conftest import FakeClock
 from tests.graphql import OWN_ORIGIN, GraphQLClient
+from tests.statements import counted_statements
 
 ME_FULL = f"query Me {{ me {{ {CUSTOMER_FIELDS} }} }}"
 ME_SMALL = "query MeSmall { me { email name version __typename } }"
@@ -116,31 +116,6 @@ def same(a: httpx.Response, b: httpx.Response) -> None:
     assert json.dumps(a.json()) == json.dumps(b.json())
 
 
-@contextmanager
-def statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    """The statements run meanwhile: through SQLAlchemy, and (the hot read on PostgreSQL,
-    persistence/repositories/customer_reads.py) straight through asyncpg."""
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "DELETE")):
-            seen.append(statement)
-
-    fetchrow = asyncpg.Connection.fetchrow
-
-    async def counted_fetchrow(self: asyncpg.Connection, query: str, *args: Any) -> Any:
-        count(None, None, query)
-        return await fetchrow(self, query, *args)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
-    try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(asyncpg.Connection, "fetchrow", counted_fetchrow)
-            yield seen
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", count)
-
-
 async def test_every_trusted_document_answers_as_its_text_does_whoever_calls(
     client: Client, load: Any, deps: Dependencies, clock: FakeClock, engine: AsyncEngine
 ) -> None:
@@ -164,7 +139,7 @@ async def test_every_trusted_document_answers_as_its_text_does_whoever_calls(
     # when and then: signed in (a fresh session), for a partner, and with no session at all
     clock.advance(seconds=10)
     await both_paths(customer_token)
-    with statements(engine) as seen:
+    with counted_statements(engine, data_only=True) as seen:
         response = await client.by_id(ME_FULL, customer_token)
     assert response.json()["data"]["me"]["id"] == customer["id"]
     assert len(seen) == 1  # the prepared path: the session and the customer in one statement
@@ -186,7 +161,7 @@ async def test_the_prepared_path_answers_the_me_subset_in_one_statement(
     clock.advance(seconds=5)
     for document in [ME_FULL, ME_SMALL, ME_FRAGMENTS, ME_WITH_PREFERENCES]:
         await client.by_id(document, token)  # the first use of a hash looks it up
-        with statements(engine) as seen:
+        with counted_statements(engine, data_only=True) as seen:
             response = await client.by_id(document, token)
         assert "errors" not in response.json()
         # the session and the customer in one statement; preferences take the general path
@@ -261,7 +236,7 @@ async def test_a_partner_poll_by_trusted_document_answers_as_its_text_does(
             assert took_prepared == (caller == partner_key and (document, variables) in answered)
     # and a prepared poll reads as the general one does: the partner's key, the states, and the
     # read log
-    with statements(engine) as seen:
+    with counted_statements(engine, data_only=True) as seen:
         poll = await client.by_id(STATES_FULL, partner_key, variables={"ids": ids})
     states = poll.json()["data"]["consentStates"]
     offers = next(s for s in states if s["purpose"] == "PARTNER_OFFERS")

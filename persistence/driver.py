@@ -1,0 +1,60 @@
+"""Statements that go straight to asyncpg on a SQLAlchemy connection, for the hottest reads.
+
+Building, caching and executing a SQLAlchemy statement and processing its rows cost several
+times a small read itself (profiled with ``bench/sample_profile.py``; docs/performance.md). The
+SQL is rendered once from a SQLAlchemy query (asyncpg prepares it once per connection); the
+caller maps the rows as SQLAlchemy's column types would (``as_uuid``, ``as_utc``)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from sqlalchemy import exc
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Select
+
+# What the driver raises when the connection, not the statement, failed.
+_CONNECTION_FAULTS = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError)
+
+
+def render(query: Select[Any]) -> str:
+    """The query as asyncpg runs it (``$1``-style parameters, in the order of their binding)."""
+    return str(query.compile(dialect=asyncpg_dialect()))
+
+
+async def fetch(conn: AsyncConnection, sql: str, *args: Any) -> list[asyncpg.Record]:
+    """The rows of ``sql`` run on the connection's asyncpg connection. A lost connection is
+    invalidated (it must not go back to the pool) and raised as SQLAlchemy would have said it."""
+    rows: list[asyncpg.Record] = await _run(conn, "fetch", sql, args)
+    return rows
+
+
+async def fetchrow(conn: AsyncConnection, sql: str, *args: Any) -> asyncpg.Record | None:
+    """The first row of ``sql``, or None; as :func:`fetch`."""
+    row: asyncpg.Record | None = await _run(conn, "fetchrow", sql, args)
+    return row
+
+
+async def _run(conn: AsyncConnection, method: str, sql: str, args: tuple[Any, ...]) -> Any:
+    raw = await conn.get_raw_connection()
+    driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
+    try:
+        return await getattr(driver, method)(sql, *args)
+    except _CONNECTION_FAULTS as error:
+        if isinstance(error, asyncpg.InterfaceError) and not driver.is_closed():
+            raise  # a misuse of the driver: a fault of ours, not the database's
+        await conn.invalidate()
+        raise exc.DisconnectionError("the connection to the database was lost") from error
+
+
+def as_uuid(value: Any) -> uuid.UUID:
+    # asyncpg's UUID is its own (faster) type; SQLAlchemy's Uuid gives the standard one.
+    return value if type(value) is uuid.UUID else uuid.UUID(bytes=value.bytes)
+
+
+def as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
