@@ -483,6 +483,11 @@ def measure(
     for name, (p_target, p_bodies, f_target, f_bodies, auth) in ops.items():
         if args.only and name not in args.only:
             continue
+        if auth == "none" and "rss_mib_before_logins" not in out:
+            # Before the first sign-in: what reads alone leave (each hashing thread then keeps
+            # its argon2 memory, 19 MiB, for the next hash).
+            out["rss_mib_before_logins"] = rss_per_process(pid)
+            print(f"    {side:<8} RSS MiB by pid before logins {out['rss_mib_before_logins']}")
         target, bodies = (p_target, p_bodies) if side == "product" else (f_target, f_bodies)
         check_once(base_url, target, bodies[0], auth_token(auth, tokens, key))
         run_wrk(base_url, scripts[(side, name)], args.connections, 2)  # warm-up, not counted
@@ -546,6 +551,14 @@ GOALS = {"me (trusted)": 0.9, "me (ad hoc)": 0.35}
 LIGHT_P99_GOAL_MS = 50.0
 
 
+def workers_rss(by_pid: dict[str, int] | None) -> list[int]:
+    """The workers' RSS of a server's process tree: all but its first process (uvicorn's
+    supervisor) and the small helper processes (multiprocessing's resource tracker)."""
+    if not by_pid:
+        return []
+    return sorted(v for v in list(by_pid.values())[1:] if v > 40)
+
+
 def summarise(rounds: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
     table: dict[str, Any] = {}
     for name in names:
@@ -569,6 +582,12 @@ def summarise(rounds: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
             "goal_met": light["requests"] > 0
             and light["failures"] == 0
             and light["p99_ms"] < LIGHT_P99_GOAL_MS,
+        }
+    for side in ("product", "floor"):
+        table[f"RSS per worker, MiB ({side})"] = {
+            "before_logins": [workers_rss(r[side].get("rss_mib_before_logins")) for r in rounds],
+            "after_the_run": [workers_rss(r[side]["rss_mib_by_pid"]) for r in rounds],
+            **({"goal": "under 150 MB (143 MiB)"} if side == "product" else {}),
         }
     stalls = [r["product"]["login_stall"] for r in rounds]
     table[STALL] = {
@@ -632,6 +651,16 @@ def markdown(table: dict[str, Any], config: dict[str, Any]) -> str:
             f"{floor['req_s']:.0f} | {floor['p50_ms']:.1f} | {floor['p99_ms']:.1f} | "
             f"{row['ratio_to_floor']:.2f} | {goal} |"
         )
+    for side in ("product", "floor"):
+        rss = table.get(f"RSS per worker, MiB ({side})")
+        if rss:
+            lines += [
+                "",
+                f"RSS per worker ({side}), MiB, by round: before any login "
+                f"{' / '.join(str(r) for r in rss['before_logins'])}, after the run "
+                f"{' / '.join(str(r) for r in rss['after_the_run'])}"
+                + (" (goal: under 150 MB = 143 MiB)" if side == "product" else ""),
+            ]
     stall = table.get(STALL)
     if stall:
         moved = ", ".join(f"{100 * m:+.0f} %" for m in stall["p99_moved"])
