@@ -47,15 +47,26 @@ def two_workers(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         )
     try:
         deadline = time.monotonic() + 40
-        # Both workers are up once each has written its live gauges.
-        while len({m[1] for p in shared.iterdir() if (m := LIVE_GAUGE.fullmatch(p.name))}) < 2:
+        base = f"http://127.0.0.1:{port}"
+        # Both workers have built their app once each has written its live gauges; the socket
+        # accepts once a worker's server has started listening on it, a little later.
+        while len(
+            {m[1] for p in shared.iterdir() if (m := LIVE_GAUGE.fullmatch(p.name))}
+        ) < 2 or not _answers(base):
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"two workers did not start:\n{log.read_text()}")
             time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}", shared
+        yield base, shared
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def _answers(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def test_every_scrape_adds_up_the_counts_of_both_workers(
