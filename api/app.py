@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import gc
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -23,9 +25,9 @@ from api.documents.edge import PreparedDocuments
 from api.documents.router import TrustedDocumentsRouter
 from api.errors import MASKED_MESSAGE, redact, refusal_extensions
 from api.health import readiness_routes
-from api.http_edge import BodyLimit, RequestIdentity, SecurityHeaders, graphiql_policy
+from api.http_edge import BodyLimit, HttpEdge, graphiql_policy
 from api.logs import configure_logging, request_id
-from api.metrics import RequestMetrics, install_metrics, note_graphql_response
+from api.metrics import install_metrics, note_graphql_response
 from api.network import SystemResolver
 from api.schema import build_schema
 from api.settings import Settings
@@ -194,8 +196,8 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     app.include_router(export_routes(deps, settings.cookie_name))
     app.include_router(readiness_routes(settings))
     # Added innermost first: the prepared trusted documents (answered before routing), the body
-    # limit before anything reads the body, CORS, metrics, the request id and access event,
-    # and security headers on every answer.
+    # limit before anything reads the body, CORS, and at the edge the request id, access event,
+    # metrics and security headers of every answer (/metrics is served beside /graphql).
     app.add_middleware(PreparedDocuments, router=router, path="/graphql")
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
@@ -206,12 +208,10 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
         allow_headers=["Content-Type", "Authorization"],
         max_age=600,
     )
-    # Inside RequestIdentity, which names the operation; /metrics is served beside /graphql.
-    metrics = install_metrics(app, settings, deps)
-    app.add_middleware(RequestMetrics, metrics=metrics, graphql_path="/graphql")
-    app.add_middleware(RequestIdentity, graphql_path="/graphql")
     app.add_middleware(
-        SecurityHeaders,
+        HttpEdge,
+        graphql_path="/graphql",
+        metrics=install_metrics(app, settings, deps),
         hsts=settings.production,
         ide_path="/graphql",
         ide_policy=graphiql_policy(router.graphql_ide_html),
@@ -233,11 +233,32 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     return app
 
 
+# glibc's mallopt parameter for the most arenas (malloc.h).
+_M_ARENA_MAX = -8
+
+
+def one_malloc_arena() -> bool:
+    """Makes every thread of this process allocate from glibc's main arena (as
+    ``MALLOC_ARENA_MAX=1``); True when it could. By default each thread that allocates gets an
+    arena of its own, which keeps its largest freed block for reuse: every thread that has
+    computed a password hash keeps its 19 MiB of argon2 memory. With one arena the hashing
+    threads reuse one block (docs/performance.md). Python's own small objects do not come from
+    these arenas, and only the hashing threads allocate much beside the event loop."""
+    if sys.platform != "linux":
+        return False
+    try:
+        libc = ctypes.CDLL(None)
+        return bool(libc.mallopt(_M_ARENA_MAX, 1))
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        return False
+
+
 def app_from_environment() -> FastAPI:
     """For ``uvicorn --factory api.app:app_from_environment`` and ``datarights serve``."""
     settings = Settings()
     # Each worker process configures its own logging.
     configure_logging(settings)
+    one_malloc_arena()
     app = create_app(settings)
     # What start-up built (modules, the schema, the app) lives as long as the process: moved
     # out of the collector's sight, it is not traversed again by every full collection.

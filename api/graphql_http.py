@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextvars import ContextVar
+from functools import lru_cache
 from typing import Any, cast
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -51,6 +52,14 @@ _STATUS_OF_CODE = {
 _GRAPHQL_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")
 
 
+@lru_cache(maxsize=128)
+def _content_type(header: str) -> tuple[str, str]:
+    """A Content-Type's media type and charset (lower case; UTF-8 when none is named)."""
+    content_type, parameters = parse_content_type(header)
+    return content_type, parameters.get("charset", "utf-8").lower()
+
+
+@lru_cache(maxsize=128)  # clients send a handful of distinct Accept headers, on every request
 def negotiate(accept: str | None) -> str | None:
     """The media type to answer in: the one the client's ``Accept`` prefers (by q, then by how
     specifically it is named, then by order); ``application/json`` when the header is absent,
@@ -256,8 +265,7 @@ class GraphQLOverHTTP(GraphQLRouter[Context, None]):
         cross_site = self.cookie_requests.refusal(request)
         if cross_site is not None:
             return refusal(403, cross_site, "FORBIDDEN", reply_as)
-        content_type, parameters = parse_content_type(request.headers.get("content-type", ""))
-        charset = parameters.get("charset", "utf-8").lower()
+        content_type, charset = _content_type(request.headers.get("content-type", ""))
         if content_type != JSON or charset != "utf-8":
             return refusal(
                 415, "Send the request as application/json (UTF-8).", media_type=reply_as

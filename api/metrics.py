@@ -39,7 +39,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from api.availability import is_unavailable
 from api.credentials import bearer_token
@@ -79,6 +79,7 @@ _GRAVITY = {outcome: rank for rank, outcome in enumerate(reversed(OUTCOMES))}
 
 # Set from the GraphQL response (api/app.py) for the request being answered.
 graphql_outcome: ContextVar[str | None] = ContextVar("graphql_outcome", default=None)
+POOL_OBSERVED_EVERY_SECONDS = 0.5
 
 
 def outcome_of(response: Mapping[str, Any]) -> str:
@@ -127,6 +128,7 @@ class Metrics:
     def __init__(self, engine: AsyncEngine | None, multiprocess_dir: str | None) -> None:
         self.engine = engine
         self.multiprocess_dir = multiprocess_dir
+        self._pool_observed_at = -POOL_OBSERVED_EVERY_SECONDS
         # In multiprocess mode the values go to files; the registry only serves single mode.
         self.registry = CollectorRegistry(auto_describe=True)
         own = None if multiprocess_dir else self.registry
@@ -181,9 +183,34 @@ class Metrics:
             self._names.add(name)
         return name
 
+    def observe_request(
+        self, scope: Scope, status: int, seconds: float, fault: Exception | None, graphql_path: str
+    ) -> None:
+        """Counts and times one answered request (called by api.http_edge.HttpEdge)."""
+        graphql = scope["path"] == graphql_path
+        # A route's template (/exports/{export_id}), never a raw path: the labels stay few.
+        route = getattr(scope.get("route"), "path", None) or (graphql_path if graphql else "")
+        self.http_seconds.labels(route or "unmatched").observe(seconds)
+        if not graphql or scope["method"] != "POST":
+            return
+        if fault is not None:
+            outcome = "unavailable" if is_unavailable(fault) else "internal_error"
+        else:
+            outcome = graphql_outcome.get() or _outcome_of_status(status)
+        operation = self.operation_label(operation_name.get())
+        self.graphql_requests.labels(operation, outcome).inc()
+        self.graphql_seconds.labels(operation).observe(seconds)
+        if self.multiprocess_dir is not None:
+            # Each worker's share of the pool gauges, kept current for the worker that answers
+            # the next scrape; at most so often, as each value is a write to a shared file.
+            now = time.monotonic()
+            if now - self._pool_observed_at >= POOL_OBSERVED_EVERY_SECONDS:
+                self._pool_observed_at = now
+                self.observe_pool()
+
     def observe_pool(self) -> None:
-        """This process's pool as it is now (at each scrape, and after each GraphQL request,
-        so that with several workers each one's share stays current)."""
+        """This process's pool as it is now (at each scrape, and after GraphQL requests, so
+        that with several workers each one's share stays current)."""
         if self.engine is None:
             return  # a unit of work without an engine (a test's fake)
         pool = self.engine.pool
@@ -296,58 +323,8 @@ def multiprocess_directory() -> Iterator[str]:
         shutil.rmtree(made, ignore_errors=True)
 
 
-class RequestMetrics:
-    """Counts and times every request (inside RequestIdentity, which sets the operation name)."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics, graphql_path: str) -> None:
-        self.app = app
-        self.metrics = metrics
-        self.graphql_path = graphql_path
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        token = graphql_outcome.set(None)
-        status = 500
-
-        async def send_with_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        began = time.perf_counter()
-        fault: Exception | None = None
-        try:
-            await self.app(scope, receive, send_with_status)
-        except Exception as error:
-            fault = error
-            raise
-        finally:
-            self._observe(scope, status, time.perf_counter() - began, fault)
-            graphql_outcome.reset(token)
-
-    def _observe(self, scope: Scope, status: int, seconds: float, fault: Exception | None) -> None:
-        graphql = scope["path"] == self.graphql_path
-        # A route's template (/exports/{export_id}), never a raw path: the labels stay few.
-        route = getattr(scope.get("route"), "path", None) or (self.graphql_path if graphql else "")
-        self.metrics.http_seconds.labels(route or "unmatched").observe(seconds)
-        if not graphql or scope["method"] != "POST":
-            return
-        if fault is not None:
-            outcome = "unavailable" if is_unavailable(fault) else "internal_error"
-        else:
-            outcome = graphql_outcome.get() or _outcome_of_status(status)
-        operation = self.metrics.operation_label(operation_name.get())
-        self.metrics.graphql_requests.labels(operation, outcome).inc()
-        self.metrics.graphql_seconds.labels(operation).observe(seconds)
-        if self.metrics.multiprocess_dir is not None:
-            self.metrics.observe_pool()
-
-
 def install_metrics(app: FastAPI, settings: Settings, deps: Dependencies) -> Metrics:
-    """Add ``/metrics`` to the app; returns the metrics for :class:`RequestMetrics`. With
+    """Add ``/metrics`` to the app; returns the metrics for :class:`api.http_edge.HttpEdge`. With
     ``DATARIGHTS_METRICS_TOKEN`` set, a scrape must send it as a bearer token."""
     engine: AsyncEngine | None = getattr(deps.unit_of_work, "engine", None)
     directory = os.environ.get(MULTIPROCESS_ENV) or None
