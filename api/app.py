@@ -21,7 +21,7 @@ from api import graphql_http, privacy_center
 from api.availability import is_unavailable, unavailable_error
 from api.context import Context, TrustedProxies
 from api.customer.export import export_routes
-from api.documents.edge import PreparedDocuments
+from api.documents.edge import GraphQLEdge
 from api.documents.router import TrustedDocumentsRouter
 from api.errors import MASKED_MESSAGE, redact, refusal_extensions
 from api.health import readiness_routes
@@ -198,7 +198,7 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     # Added innermost first: the prepared trusted documents (answered before routing), the body
     # limit before anything reads the body, CORS, and at the edge the request id, access event,
     # metrics and security headers of every answer (/metrics is served beside /graphql).
-    app.add_middleware(PreparedDocuments, router=router, path="/graphql")
+    app.add_middleware(GraphQLEdge, router=router, path="/graphql")
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         CORSMiddleware,

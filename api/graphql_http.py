@@ -19,8 +19,9 @@ from typing import Any, cast
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLSyntaxError, Lexer, Source, TokenKind
+from starlette.background import BackgroundTasks
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
@@ -216,6 +217,29 @@ class GraphQLOverHTTP(GraphQLRouter[Context, None]):
         )
         self.production = settings.production
         self.cookie_requests = CookieRequests(settings)
+        self._new_context = context_getter
+
+    async def answer_post(self, request: Request) -> Response:
+        """The answer to a POST, as the route Strawberry adds to FastAPI gives it, without
+        FastAPI's routing and dependency solving, which cost a tenth of an ad-hoc `me`
+        (docs/performance.md): the same context, sub-response and background tasks, and
+        the same plain-text answer to an HTTP refusal. Called at the edge
+        (api/documents/edge.py)."""
+        sub_response = Response()
+        del sub_response.headers["content-length"]
+        sub_response.status_code = None  # type: ignore[assignment]  # as FastAPI makes it
+        tasks = BackgroundTasks()
+        context = await self._new_context()
+        context.request, context.response, context.background_tasks = request, sub_response, tasks
+        self.temporal_response = sub_response  # read by get_sub_response before any await
+        try:
+            response = await self.run(request=request, context=context, root_value=None)
+        except HTTPException as refused:
+            response = PlainTextResponse(refused.reason, status_code=refused.status_code)
+        assert isinstance(response, Response)
+        if tasks.tasks and response.background is None:
+            response.background = tasks  # run after the answer is sent, as FastAPI does
+        return response
 
     async def run(  # type: ignore[override]
         self,

@@ -1,7 +1,8 @@
-"""The prepared path at the edge of the app: a POST to /graphql that names a prepared trusted
-document is answered here, before FastAPI routes the request and solves its dependencies and
-before Strawberry's view runs (api/documents/router.py says what is prepared and when the
-general path answers instead).
+"""GraphQL at the edge of the app: a POST to /graphql that names a prepared trusted document is
+answered here, before FastAPI routes the request and solves its dependencies and before
+Strawberry's view runs (api/documents/router.py says what is prepared and when the general path
+answers instead); any other POST goes to Strawberry's view directly, without FastAPI's routing
+(GraphQLOverHTTP.answer_post).
 
 It sits innermost among the app's own middleware, so the request id and access event, metrics,
 security headers, CORS and the body limit apply to its answers as to every other. What it
@@ -17,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.documents.router import TrustedDocumentsRouter
 
 
-class PreparedDocuments:
+class GraphQLEdge:
     def __init__(self, app: ASGIApp, router: TrustedDocumentsRouter, path: str) -> None:
         self.app = app
         self.router = router
@@ -40,8 +41,9 @@ class PreparedDocuments:
 
         if first["type"] == "http.request" and not first.get("more_body", False):
             answer = await self.router.prepared_answer(Request(scope, replay))
-            if answer is not None:
-                await answer(scope, receive, send)
-                return
-            replayed = False
+            if answer is None:
+                replayed = False
+                answer = await self.router.answer_post(Request(scope, replay))
+            await answer(scope, receive, send)
+            return
         await self.app(scope, replay, send)

@@ -165,7 +165,7 @@ class TrustedDocumentsRouter(GraphQLOverHTTP):
 
     async def prepared_answer(self, request: Request) -> Response | None:
         """The answer of the prepared path to a POST, or None to take the general one. Called by
-        :class:`api.documents.edge.PreparedDocuments` before the request is routed."""
+        :class:`api.documents.edge.GraphQLEdge` before the request is routed."""
         media_type = negotiate(request.headers.get("accept"))
         if media_type is None or self._early_refusal(request, media_type) is not None:
             return None
