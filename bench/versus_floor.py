@@ -267,8 +267,10 @@ def login_stall(
     ``STALL_PACE_MS`` between requests), alone, then while a steady 10 logins a second run
     beside it (wrk -c10, each connection pausing a second between its logins)."""
     wait_idle(pid)
+    waited = wait_machine_quiet()  # the phases before leave PostgreSQL busy for a while
     alone = run_wrk(base_url, me_script, STALL_CONNECTIONS, duration)
     wait_idle(pid)
+    waited += wait_machine_quiet()
     logins = subprocess.Popen(
         wrk_command(base_url, login_script, LOGIN_CONNECTIONS, duration + 2),
         stdout=subprocess.PIPE,
@@ -280,7 +282,13 @@ def login_stall(
     out, err = logins.communicate(timeout=duration + 120)
     login = wrk_result(out, err)
     moved = beside["p99_ms"] / alone["p99_ms"] - 1 if alone["p99_ms"] else None
-    return {"me_alone": alone, "me_beside_logins": beside, "logins": login, "p99_moved": moved}
+    return {
+        "me_alone": alone,
+        "me_beside_logins": beside,
+        "logins": login,
+        "p99_moved": moved,
+        "waited_for_quiet_s": waited,
+    }
 
 
 # --------------------------------------------------------------------------- servers
@@ -312,6 +320,29 @@ def wait_idle(root: int, limit_s: float = 120.0) -> float:
         used = sum(after.get(pid, 0.0) - before.get(pid, 0.0) for pid in tree) / 0.5
         if used < 0.05:
             break
+    return round(time.monotonic() - start, 1)
+
+
+def wait_machine_quiet(limit_s: float = 60.0, busy_cores: float = 0.15) -> float:
+    """Waits until the whole machine uses under ``busy_cores`` over half a second (PostgreSQL's
+    autovacuum and checkpoints after the heavy phases, as well as the server); returns the
+    seconds waited."""
+
+    def busy_and_total() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        idle = fields[3] + fields[4]  # idle + iowait
+        return sum(fields) - idle, sum(fields)
+
+    start = time.monotonic()
+    cores = os.cpu_count() or 1
+    while time.monotonic() - start < limit_s:
+        busy_before, total_before = busy_and_total()
+        time.sleep(0.5)
+        busy_after, total_after = busy_and_total()
+        if total_after > total_before:
+            share = (busy_after - busy_before) / (total_after - total_before)
+            if share * cores < busy_cores:
+                break
     return round(time.monotonic() - start, 1)
 
 

@@ -5,8 +5,10 @@ nor, on a busy machine, the requests beside it."""
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import os
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -42,6 +44,31 @@ def run_this_thread_idle() -> None:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     except OSError as error:  # a sandbox that forbids it: hash at the same priority
         log.warning("could not give the password hashing thread idle priority: %s", error)
+
+
+def _then_give_back_memory(fn: Callable[..., T], *args: str) -> T:
+    """Runs ``fn``, then hands glibc's free memory back to the system (``malloc_trim``). Only
+    after a hash that had to run at normal priority beside one at idle priority (an overload):
+    the two blocks of argon2 memory would otherwise stay with the process (bench/malloc_arenas.py;
+    with one arena for every thread, api.app.one_malloc_arena, the usual case keeps one)."""
+    try:
+        return fn(*args)
+    finally:
+        if _malloc_trim is not None:
+            _malloc_trim(0)
+
+
+def _find_malloc_trim() -> Callable[[int], int] | None:
+    if sys.platform != "linux":
+        return None
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+    return trim
+
+
+_malloc_trim = _find_malloc_trim()
 
 
 class Argon2PasswordHasher:
@@ -108,7 +135,7 @@ class Argon2PasswordHasher:
             if not done:
                 # No idle CPU came for it: at normal priority too, and the first answer wins.
                 # (A hash still queued is withdrawn; one already begun is left to finish.)
-                urgent = asyncio.wrap_future(self._pool.submit(fn, *args))
+                urgent = asyncio.wrap_future(self._pool.submit(_then_give_back_memory, fn, *args))
                 done, _ = await asyncio.wait({idle, urgent}, return_when=asyncio.FIRST_COMPLETED)
             return done.pop().result()
         finally:
