@@ -31,8 +31,8 @@ async def test_hashes_are_argon2id_with_owasp_parameters() -> None:
         hasher.close()
 
 
-async def test_hashing_runs_off_the_event_loop_in_its_bounded_pool() -> None:
-    hasher = Argon2PasswordHasher(Argon2Parameters(), max_concurrent=2)
+def threads_that_hash(hasher: Argon2PasswordHasher) -> list[str]:
+    """The names of the threads the hasher's hashes run on, as they run."""
     threads: list[str] = []
     real_hash = hasher._context.hash
 
@@ -41,6 +41,12 @@ async def test_hashing_runs_off_the_event_loop_in_its_bounded_pool() -> None:
         return str(real_hash(secret))
 
     hasher._context.hash = recording_hash  # type: ignore[method-assign]
+    return threads
+
+
+async def test_hashing_runs_off_the_event_loop_in_its_bounded_pool() -> None:
+    hasher = Argon2PasswordHasher(Argon2Parameters(), max_concurrent=2)
+    threads = threads_that_hash(hasher)
     ticks = 0
 
     async def ticker() -> None:
@@ -134,14 +140,7 @@ async def test_a_hash_that_finds_no_idle_time_is_computed_at_normal_priority_too
 
 async def test_with_no_idle_wait_every_hash_runs_at_normal_priority() -> None:
     hasher = Argon2PasswordHasher(Argon2Parameters(memory_kib=8, time_cost=1), idle_seconds=0)
-    threads: list[str] = []
-    real_hash = hasher._context.hash
-
-    def recording_hash(secret: str) -> str:
-        threads.append(threading.current_thread().name)
-        return str(real_hash(secret))
-
-    hasher._context.hash = recording_hash  # type: ignore[method-assign]
+    threads = threads_that_hash(hasher)
     try:
         await hasher.hash("x" * 12)
     finally:
