@@ -231,7 +231,7 @@ class GraphQLOverHTTP(GraphQLRouter[Context, None]):
         tasks = BackgroundTasks()
         context = await self._new_context()
         context.request, context.response, context.background_tasks = request, sub_response, tasks
-        self.temporal_response = sub_response  # read by get_sub_response before any await
+        request.state.sub_response = sub_response  # see get_sub_response
         try:
             response = await self.run(request=request, context=context, root_value=None)
         except HTTPException as refused:
@@ -269,6 +269,12 @@ class GraphQLOverHTTP(GraphQLRouter[Context, None]):
             )
         finally:
             _answer_as.reset(token)
+
+    async def get_sub_response(self, request: Request) -> Response:
+        """The request's own sub-response when answer_post made it (Strawberry's FastAPI route
+        keeps the latest one on the router, shared by every request in flight)."""
+        own: Response | None = getattr(request.state, "sub_response", None)
+        return own if own is not None else await super().get_sub_response(request)
 
     def _early_refusal(self, request: Request, media_type: str | None) -> Response | None:
         """Refusals decided from the method and headers alone, in the order a client can act
