@@ -186,8 +186,8 @@ def write_script(
     path: Path, target: str, bodies: list[str], tokens: list[str], pace_ms: int = 0
 ) -> None:
     """A wrk script that POSTs to ``target`` rotating ``bodies`` and bearer ``tokens`` (no
-    Authorization header without tokens); with ``pace_ms``, each connection waits that long
-    between its requests."""
+    Authorization header without tokens); with ``pace_ms``, each connection waits about that
+    long between its requests (drawn evenly from half to one and a half times it)."""
     authorization = (
         "    ['Authorization'] = 'Bearer ' .. tokens[(i % #tokens) + 1]," if tokens else ""
     )
@@ -202,7 +202,13 @@ def write_script(
         authorization,
         "  }, bodies[(i % #bodies) + 1])",
         "end",
-        *([f"function delay() return {pace_ms} end"] if pace_ms else []),
+        # Each pause drawn from pace/2 to 3 pace/2 (mean: pace): connections that start together
+        # drift apart instead of arriving in step, so a rate is steady, not bursts of them all.
+        *(
+            [f"function delay() return math.random({pace_ms // 2}, {pace_ms * 3 // 2}) end"]
+            if pace_ms
+            else []
+        ),
         LUA_COMMON,
     ]
     path.write_text("\n".join(lines))
