@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import gc
 import logging
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -40,7 +38,7 @@ from domain.requests.deadlines import WorkingCalendar
 from domain.webhooks.targets import TargetRules
 from persistence.card_vault import LocalCardVault, VaultKeyring
 from persistence.database import Timeouts, create_engine
-from persistence.passwords import Argon2Parameters, Argon2PasswordHasher
+from persistence.passwords import Argon2Parameters, Argon2PasswordHasher, one_malloc_arena
 from persistence.rate_limits import WindowRateLimiter
 from persistence.unit_of_work import SqlUnitOfWorkFactory
 
@@ -231,26 +229,6 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
 
     privacy_center.mount(app)
     return app
-
-
-# glibc's mallopt parameter for the most arenas (malloc.h).
-_M_ARENA_MAX = -8
-
-
-def one_malloc_arena() -> bool:
-    """Makes every thread of this process allocate from glibc's main arena (as
-    ``MALLOC_ARENA_MAX=1``); True when it could. By default each thread that allocates gets an
-    arena of its own, which keeps its largest freed block for reuse: every thread that has
-    computed a password hash keeps its 19 MiB of argon2 memory. With one arena the hashing
-    threads reuse one block (docs/performance.md). Python's own small objects do not come from
-    these arenas, and only the hashing threads allocate much beside the event loop."""
-    if sys.platform != "linux":
-        return False
-    try:
-        libc = ctypes.CDLL(None)
-        return bool(libc.mallopt(_M_ARENA_MAX, 1))
-    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
-        return False
 
 
 def app_from_environment() -> FastAPI:

@@ -1,7 +1,8 @@
 """ASGI middleware at the HTTP edge: a request id and an access event for every request, a last
 answer for faults nothing else caught, security headers on every response, and the body limit.
 
-Outermost first (see api/app.py): HttpEdge, CORS, BodyLimit, the prepared documents, the app."""
+Outermost first (see api/app.py): HttpEdge, CORS, BodyLimit, GraphQLEdge (api/documents/edge.py),
+the app."""
 
 from __future__ import annotations
 
@@ -203,7 +204,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
     """A request header's value (the first of that name), without building a Headers."""
     for key, value in scope["headers"]:
         if key == name:
-            return str(value.decode("latin-1"))
+            return value.decode("latin-1")
     return None
 
 

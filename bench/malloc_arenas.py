@@ -3,7 +3,7 @@
 Run on its own (Linux, glibc)::
 
     .venv/bin/python bench/malloc_arenas.py            # default: an arena per thread
-    .venv/bin/python bench/malloc_arenas.py --one      # as api.app.one_malloc_arena() sets it
+    .venv/bin/python bench/malloc_arenas.py --one      # as one_malloc_arena() sets it
 
 Two single-thread pools hash in turn, as the idle-priority and the normal-priority pools of
 ``persistence.passwords.Argon2PasswordHasher`` do, then together; the process's RSS and the

@@ -50,7 +50,7 @@ def _then_give_back_memory(fn: Callable[..., T], *args: str) -> T:
     """Runs ``fn``, then hands glibc's free memory back to the system (``malloc_trim``). Only
     after a hash that had to run at normal priority beside one at idle priority (an overload):
     the two blocks of argon2 memory would otherwise stay with the process (bench/malloc_arenas.py;
-    with one arena for every thread, api.app.one_malloc_arena, the usual case keeps one)."""
+    with one arena for every thread, one_malloc_arena, the usual case keeps one)."""
     try:
         return fn(*args)
     finally:
@@ -58,17 +58,29 @@ def _then_give_back_memory(fn: Callable[..., T], *args: str) -> T:
             _malloc_trim(0)
 
 
-def _find_malloc_trim() -> Callable[[int], int] | None:
+def _glibc() -> ctypes.CDLL | None:
+    """This process's C library when it is glibc (on Linux), for its allocator's knobs."""
     if sys.platform != "linux":
         return None
-    try:
-        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):  # not glibc
-        return None
-    return trim
+    libc = ctypes.CDLL(None)
+    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
 
 
-_malloc_trim = _find_malloc_trim()
+_libc = _glibc()
+_malloc_trim: Callable[[int], int] | None = _libc.malloc_trim if _libc is not None else None
+# glibc's mallopt parameter for the most arenas (malloc.h).
+_M_ARENA_MAX = -8
+
+
+def one_malloc_arena() -> bool:
+    """Makes every thread of this process allocate from glibc's main arena (as
+    ``MALLOC_ARENA_MAX=1``); True when it could. By default each thread that allocates gets an
+    arena of its own, which keeps its largest freed block for reuse: every thread that has
+    computed a password hash keeps its 19 MiB of argon2 memory. With one arena the hashing
+    threads reuse one block (docs/performance.md). Python's own small objects do not come from
+    these arenas, and only the hashing threads allocate much beside the event loop. Call it
+    before the hashing threads start (api.app.app_from_environment does)."""
+    return _libc is not None and bool(_libc.mallopt(_M_ARENA_MAX, 1))
 
 
 class Argon2PasswordHasher:

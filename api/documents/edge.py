@@ -40,10 +40,11 @@ class GraphQLEdge:
             return await receive()
 
         if first["type"] == "http.request" and not first.get("more_body", False):
-            answer = await self.router.prepared_answer(Request(scope, replay))
+            # One request for both paths: the body read by the first is kept for the second.
+            request = Request(scope, replay)
+            answer = await self.router.prepared_answer(request)
             if answer is None:
-                replayed = False
-                answer = await self.router.answer_post(Request(scope, replay))
+                answer = await self.router.answer_post(request)
             await answer(scope, receive, send)
             return
         await self.app(scope, replay, send)
