@@ -12,6 +12,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
@@ -163,7 +165,37 @@ def _formatted(error: Any) -> dict[str, Any]:
     return formatted
 
 
-def create_app(settings: Settings | None = None, deps: Dependencies | None = None) -> FastAPI:
+class DataRightsApp(FastAPI):
+    """FastAPI behind the app's own edge (``edge``): every HTTP request enters the edge first
+    (api/http_edge.py), and reaches FastAPI's routing, with its own middleware (server errors,
+    telemetry, its body limit), only through ``framework``, when the edge has not answered.
+    As FastAPI middleware the edge ran inside those three layers, which cost a trusted `me` more
+    CPU than its own answer (docs/performance.md); the edge answers a fault nothing inside
+    caught, as FastAPI's outermost layer did."""
+
+    edge: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.edge is None or scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        scope["app"] = self
+        await self.edge(scope, receive, send)
+
+    async def framework(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """FastAPI itself, without the edge in front."""
+        await super().__call__(scope, receive, send)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        if self.edge is not None and isinstance(stack, ServerErrorMiddleware):
+            # Starlette's last answer (always its outermost layer) would answer a fault with its
+            # own bare 500 before the edge could give the masked one, or the 503 of an outage.
+            return stack.app
+        return stack
+
+
+def create_app(settings: Settings | None = None, deps: Dependencies | None = None) -> DataRightsApp:
     """The ASGI app; tests pass their own settings (and may pass dependencies)."""
     settings = settings or Settings()
     deps = deps or build_dependencies(settings)
@@ -177,7 +209,7 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
         yield
         await close_dependencies(deps)
 
-    app = FastAPI(
+    app = DataRightsApp(
         title="datarights",
         lifespan=lifespan,
         docs_url=None,
@@ -193,21 +225,22 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     app.include_router(router, prefix="/graphql")
     app.include_router(export_routes(deps, settings.cookie_name))
     app.include_router(readiness_routes(settings))
-    # Added innermost first: the prepared trusted documents (answered before routing), the body
-    # limit before anything reads the body, CORS, and at the edge the request id, access event,
-    # metrics and security headers of every answer (/metrics is served beside /graphql).
-    app.add_middleware(GraphQLEdge, router=router, path="/graphql")
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.allowed_origins,
-        allow_credentials=True,
-        allow_methods=["GET", "POST"],
-        allow_headers=["Content-Type", "Authorization"],
-        max_age=600,
-    )
-    app.add_middleware(
-        HttpEdge,
+    # Outermost first: the request id, access event, metrics and security headers of every
+    # answer (/metrics is served beside /graphql), CORS, the body limit before anything reads
+    # the body, then the GraphQL edge (prepared trusted documents and Strawberry's view, answered
+    # before routing), then FastAPI.
+    app.edge = HttpEdge(
+        CORSMiddleware(
+            BodyLimit(
+                GraphQLEdge(app.framework, router=router, path="/graphql"),
+                max_bytes=settings.max_body_bytes,
+            ),
+            allow_origins=settings.allowed_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "Authorization"],
+            max_age=600,
+        ),
         graphql_path="/graphql",
         metrics=install_metrics(app, settings, deps),
         hsts=settings.production,
@@ -231,7 +264,7 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     return app
 
 
-def app_from_environment() -> FastAPI:
+def app_from_environment() -> DataRightsApp:
     """For ``uvicorn --factory api.app:app_from_environment`` and ``datarights serve``."""
     settings = Settings()
     # Each worker process configures its own logging.
