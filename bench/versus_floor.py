@@ -266,17 +266,76 @@ LOGIN_CONNECTIONS = 10
 LOGIN_PAUSE_MS = 1000
 
 
+def stall_phase(
+    run: harness.Run, cwd: Path, scripts: dict[tuple[str, str], Path], args: argparse.Namespace
+) -> dict[str, Any]:
+    """:func:`login_stall` on a server of one worker, started for it and stopped after."""
+    run.start_server(1, cwd, RATE_LIMITS_RAISED | overrides(args.set))
+    try:
+        stall = login_stall(
+            run.base_url,
+            run.pid,
+            scripts[("product", "me (ad hoc)")].with_name("me-stall.lua"),
+            scripts[("product", "login")].with_name("login-paced.lua"),
+            args.duration,
+            run.database,
+        )
+    finally:
+        harness._stop_server(run.server)
+        run.server = None
+    print(
+        f"    product  one worker: me {stall['me_alone']['req_s']:.0f}/s p99 "
+        f"{stall['me_alone']['p99_ms']:.1f} ms alone, "
+        f"{stall['me_beside_logins']['p99_ms']:.1f} ms beside "
+        f"{stall['logins']['req_s']:.1f} logins/s ({100 * (stall['p99_moved'] or 0):+.0f}%; "
+        f"server {stall['me_alone']['cpu']['server_cores']:.2f} / "
+        f"{stall['me_beside_logins']['cpu']['server_cores']:.2f} cores)"
+    )
+    sys.stdout.flush()
+    return stall
+
+
+def sessions_seen_now(database: str) -> None:
+    """Every session's idle clock set to now, before each measured phase of the product. A
+    session last seen over a minute ago is touched (a write of its last_seen_at) by its next
+    request; the bench's thousand sessions all age together, so a phase that crossed that
+    minute had a burst of a thousand writes at once: in the login-stall phase that burst, not
+    the logins, moved the p99 of `me` (+178 to +241 %, and as much with ten more `me` a second
+    or ten updateProfile in place of the logins; py-spy put the difference on
+    SqlSessionRepository.touch, absent from the phase alone). In service the touches of many
+    sessions spread out: about one per active session a minute. The floor never touches."""
+
+    async def refresh() -> None:
+        connection = await asyncpg.connect(harness.database_dsn(database))
+        try:
+            await connection.execute("UPDATE sessions SET last_seen_at = now()")
+        finally:
+            await connection.close()
+
+    asyncio.run(refresh())
+
+
 def login_stall(
-    base_url: str, pid: int, me_script: Path, login_script: Path, duration: int
+    base_url: str, pid: int, me_script: Path, login_script: Path, duration: int, database: str
 ) -> dict[str, Any]:
     """`me` (ad hoc) at a steady rate (``STALL_CONNECTIONS`` connections, each pausing
     ``STALL_PACE_MS`` between requests), alone, then while a steady 10 logins a second run
-    beside it (wrk -c10, each connection pausing a second between its logins)."""
+    beside it (wrk -c10, each connection pausing a second between its logins).
+
+    Run against a server of one worker (the goal is per worker): with two, each phase's few
+    connections land on the workers by chance (uvicorn's workers share one socket, and the
+    first to wake accepts every connection waiting), in one run all eight on one worker in one
+    phase and spread over both in the other, so the two phases would not be the same load."""
     wait_idle(pid)
     waited = wait_machine_quiet()  # the phases before leave PostgreSQL busy for a while
+    sessions_seen_now(database)
+    meter = harness.CpuMeter(pid, database)
+    asyncio.run(meter.start())
     alone = run_wrk(base_url, me_script, STALL_CONNECTIONS, duration)
+    alone["cpu"] = asyncio.run(meter.stop())
     wait_idle(pid)
     waited += wait_machine_quiet()
+    sessions_seen_now(database)
     logins = subprocess.Popen(
         wrk_command(base_url, login_script, LOGIN_CONNECTIONS, duration + 2),
         stdout=subprocess.PIPE,
@@ -284,7 +343,10 @@ def login_stall(
         text=True,
     )
     time.sleep(1)
+    meter = harness.CpuMeter(pid, database)
+    asyncio.run(meter.start())
     beside = run_wrk(base_url, me_script, STALL_CONNECTIONS, duration)
+    beside["cpu"] = asyncio.run(meter.stop())
     out, err = logins.communicate(timeout=duration + 120)
     login = wrk_result(out, err)
     moved = beside["p99_ms"] / alone["p99_ms"] - 1 if alone["p99_ms"] else None
@@ -529,6 +591,8 @@ def measure(
         check_once(base_url, target, bodies[0], auth_token(auth, tokens, key))
         run_wrk(base_url, scripts[(side, name)], args.connections, 2)  # warm-up, not counted
         wait_idle(pid)
+        if side == "product":
+            sessions_seen_now(database)
         meter = harness.CpuMeter(pid, database)
         asyncio.run(meter.start())
         out[name] = run_wrk(base_url, scripts[(side, name)], args.connections, args.duration)
@@ -544,26 +608,13 @@ def measure(
         sys.stdout.flush()
     for name in LIGHT:
         wait_idle(pid)
+        if side == "product":
+            sessions_seen_now(database)
         light = run_wrk(base_url, scripts[(side, name)], 1, args.duration)
         out[f"{name} light"] = light
         print(
             f"    {side:<8} {name + ', -c1':<24} {light['req_s']:>8.1f} req/s  "
             f"p50 {light['p50_ms']:.1f} ms  p99 {light['p99_ms']:.1f} ms"
-        )
-    if side == "product":
-        stall = login_stall(
-            base_url,
-            pid,
-            scripts[(side, "me (ad hoc)")].with_name("me-stall.lua"),
-            scripts[(side, "login")].with_name("login-paced.lua"),
-            args.duration,
-        )
-        out["login_stall"] = stall
-        print(
-            f"    {side:<8} me {stall['me_alone']['req_s']:.0f}/s p99 "
-            f"{stall['me_alone']['p99_ms']:.1f} ms alone, "
-            f"{stall['me_beside_logins']['p99_ms']:.1f} ms beside "
-            f"{stall['logins']['req_s']:.1f} logins/s ({100 * (stall['p99_moved'] or 0):+.0f}%)"
         )
     out["rss_mib_by_pid"] = rss_per_process(pid)
     print(f"    {side:<8} RSS MiB by pid (first: supervisor) {out['rss_mib_by_pid']}")
@@ -858,6 +909,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             harness._stop_server(run.server)
             run.server = None
+            result["product"]["login_stall"] = stall_phase(run, cwd, scripts, args)
             floor = start_floor(run.database, floor_port, args.workers, floor_log)
             try:
                 result["floor"] = measure(
