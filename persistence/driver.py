@@ -40,7 +40,13 @@ async def fetchrow(conn: AsyncConnection, sql: str, *args: Any) -> asyncpg.Recor
 
 
 async def _run(conn: AsyncConnection, method: str, sql: str, args: tuple[Any, ...]) -> Any:
-    raw = await conn.get_raw_connection()
+    sync = conn.sync_connection
+    if sync is not None and not sync.invalidated:
+        # A connection checked out and valid: its pooled connection is at hand. Asking the
+        # AsyncConnection for it would start a greenlet only to read an attribute.
+        raw = sync.connection
+    else:
+        raw = await conn.get_raw_connection()
     driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
     try:
         return await getattr(driver, method)(sql, *args)
