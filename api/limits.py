@@ -7,7 +7,7 @@ names the limit and its value."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,6 @@ from graphql import (
     get_named_type,
     value_from_ast_untyped,
 )
-from strawberry.extensions import MaxTokensLimiter, SchemaExtension
 
 from api.settings import Settings
 
@@ -61,13 +60,6 @@ class QueryLimits:
             max_directives=settings.graphql_max_directives,
             max_cost=settings.graphql_max_cost,
         )
-
-
-def limit_extensions(limits: QueryLimits) -> list[Callable[[], SchemaExtension]]:
-    """Schema extensions (as factories: one instance per request) that enforce the parser's
-    token limit. The other limits are checked by :func:`limit_errors`, which the schema's
-    validation step calls (api/validation.py)."""
-    return [lambda: MaxTokensLimiter(max_token_count=limits.max_tokens)]
 
 
 def refusal(message: str, node: Node | None = None) -> GraphQLError:

@@ -8,7 +8,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import DisableIntrospection, ParserCache, SchemaExtension
+from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext, ExecutionResult
 
@@ -20,14 +20,14 @@ from api.customer import login as sign_in
 from api.customer import profile_fields as policy
 from api.customer import register as registration
 from api.errors import MASKED_MESSAGE, is_deliberate, redact
-from api.limits import QueryLimits, limit_extensions
+from api.limits import QueryLimits
 from api.partner import consent as partner_consent
 from api.partner import webhooks as partner_webhooks
 from api.settings import Settings
 from api.staff import login as staff_sign_in
 from api.staff import records as staff_records
 from api.staff import requests as staff_requests
-from api.validation import DocumentValidation, ValidateRequest
+from api.validation import DocumentValidation, document_preparation
 
 log = logging.getLogger("datarights.graphql")
 
@@ -134,12 +134,10 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         extensions=[
-            # Front ends send the same few documents again and again: parse and validate each
-            # once (api/validation.py).
-            lambda: ParserCache(maxsize=256),
-            *limit_extensions(limits),
             *production,
-            lambda: ValidateRequest(validation),
+            # Front ends send the same few documents again and again: parse and validate each
+            # once, the token limit checked while parsing (api/validation.py).
+            document_preparation(validation),
             lambda: MaskFaults(
                 should_mask_error=lambda error: not is_deliberate(error),
                 error_message=MASKED_MESSAGE,

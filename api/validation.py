@@ -5,8 +5,8 @@ Validating a document against the schema (graphql-core's ``validate``: every spe
 walking the document with its type information) was the largest cost of an ordinary request:
 about 45 % of a worker's CPU time on an ad-hoc `me` under load (``bench/sample_profile.py``; see
 docs/performance.md). Its result depends on the document and the rules alone, and front ends send
-the same few documents again and again, so it is kept per document text, as Strawberry's
-``ParserCache`` keeps the parsed document. What depends on the request's variables (page sizes,
+the same few documents again and again, so it is kept per document text, as the parsed document
+is (:class:`PrepareDocument`). What depends on the request's variables (page sizes,
 list lengths, cost: ``api.limits.limit_errors``) is a plain walk of the document, run every time
 the document declares variables (and kept with the rest when it declares none).
 
@@ -17,7 +17,8 @@ production must not give."""
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import lru_cache
 from typing import Any
 
 from graphql import (
@@ -28,6 +29,7 @@ from graphql import (
     OperationDefinitionNode,
     validate,
 )
+from graphql import parse as graphql_parse
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
@@ -41,7 +43,7 @@ CACHED_DOCUMENT_MAX_CHARS = 16_384
 
 class DocumentValidation:
     """The schema's validation with the request limits, one per schema: what each request's
-    :class:`ValidateRequest` extension calls. Keeps the rules' verdict on the ``maxsize`` most
+    :class:`PrepareDocument` extension calls. Keeps the rules' verdict on the ``maxsize`` most
     recently used document texts."""
 
     def __init__(self, limits: QueryLimits, *, hide_suggestions: bool, maxsize: int = 256) -> None:
@@ -101,12 +103,24 @@ def _declares_variables(document: DocumentNode) -> bool:
     )
 
 
-class ValidateRequest(SchemaExtension):
-    """Runs :class:`DocumentValidation` in Strawberry's validation step; Strawberry then skips
-    its own (it validates only when no extension has)."""
+class PrepareDocument(SchemaExtension):
+    """Strawberry's parse and validation steps for each request, in one extension: the
+    document parsed within the token limit and kept per text (as Strawberry's ``ParserCache``,
+    a syntax error excepted), then :class:`DocumentValidation`, after which Strawberry skips
+    its own validation (it validates only when no extension has). One extension where there
+    were three (the parse cache, the token limit, the validation): each costs every request
+    its hooks (bench/sample_profile.py)."""
 
-    def __init__(self, validation: DocumentValidation) -> None:
+    def __init__(self, validation: DocumentValidation, parse: Callable[..., DocumentNode]) -> None:
         self.validation = validation
+        self.parse = parse
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        context.graphql_document = self.parse(
+            context.query, **context.parse_options, max_tokens=self.validation.limits.max_tokens
+        )
+        yield
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
@@ -120,3 +134,12 @@ class ValidateRequest(SchemaExtension):
             variables,
         )
         yield
+
+
+def document_preparation(
+    validation: DocumentValidation, maxsize: int = 256
+) -> Callable[[], PrepareDocument]:
+    """The factory of each request's :class:`PrepareDocument`, sharing one cache of the
+    ``maxsize`` most recently parsed document texts."""
+    parse = lru_cache(maxsize=maxsize)(graphql_parse)
+    return lambda: PrepareDocument(validation, parse)
