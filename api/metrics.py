@@ -37,6 +37,7 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import Scope
@@ -129,6 +130,10 @@ class Metrics:
         self.engine = engine
         self.multiprocess_dir = multiprocess_dir
         self._pool_observed_at = -POOL_OBSERVED_EVERY_SECONDS
+        # Each metric's child for a set of label values, found once: prometheus_client's
+        # labels() checks and locks on every call. As few as the labels (routes, operation
+        # names up to MAX_OPERATION_NAMES, outcomes).
+        self._children: dict[tuple[MetricWrapperBase, tuple[str, ...]], Any] = {}
         # In multiprocess mode the values go to files; the registry only serves single mode.
         self.registry = CollectorRegistry(auto_describe=True)
         own = None if multiprocess_dir else self.registry
@@ -190,7 +195,7 @@ class Metrics:
         graphql = scope["path"] == graphql_path
         # A route's template (/exports/{export_id}), never a raw path: the labels stay few.
         route = getattr(scope.get("route"), "path", None) or (graphql_path if graphql else "")
-        self.http_seconds.labels(route or "unmatched").observe(seconds)
+        self._child(self.http_seconds, route or "unmatched").observe(seconds)
         if not graphql or scope["method"] != "POST":
             return
         if fault is not None:
@@ -198,8 +203,8 @@ class Metrics:
         else:
             outcome = graphql_outcome.get() or _outcome_of_status(status)
         operation = self.operation_label(operation_name.get())
-        self.graphql_requests.labels(operation, outcome).inc()
-        self.graphql_seconds.labels(operation).observe(seconds)
+        self._child(self.graphql_requests, operation, outcome).inc()
+        self._child(self.graphql_seconds, operation).observe(seconds)
         if self.multiprocess_dir is not None:
             # Each worker's share of the pool gauges, kept current for the worker that answers
             # the next scrape; at most so often, as each value is a write to a shared file.
@@ -207,6 +212,13 @@ class Metrics:
             if now - self._pool_observed_at >= POOL_OBSERVED_EVERY_SECONDS:
                 self._pool_observed_at = now
                 self.observe_pool()
+
+    def _child(self, metric: MetricWrapperBase, *values: str) -> Any:
+        key = (metric, values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
 
     def observe_pool(self) -> None:
         """This process's pool as it is now (at each scrape, and after GraphQL requests, so
