@@ -269,7 +269,10 @@ LOGIN_PAUSE_MS = 1000
 def stall_phase(
     run: harness.Run, cwd: Path, scripts: dict[tuple[str, str], Path], args: argparse.Namespace
 ) -> dict[str, Any]:
-    """:func:`login_stall` on a server of one worker, started for it and stopped after."""
+    """:func:`login_stall` on a server of one worker, started for it and stopped after (its
+    output beside the round's server's, ``….stall.log``)."""
+    served = run.log_path
+    run.log_path = served.with_suffix(".stall.log")
     run.start_server(1, cwd, RATE_LIMITS_RAISED | overrides(args.set))
     try:
         stall = login_stall(
@@ -283,6 +286,7 @@ def stall_phase(
     finally:
         harness._stop_server(run.server)
         run.server = None
+        run.log_path = served
     print(
         f"    product  one worker: me {stall['me_alone']['req_s']:.0f}/s p99 "
         f"{stall['me_alone']['p99_ms']:.1f} ms alone, "
