@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -376,6 +377,31 @@ async def test_a_fault_is_masked_with_the_request_id_that_the_log_files_it_under
     assert response.status_code == 200  # the failure was in a field: data is there (null)
     [logged] = [r for r in captured_logs.records if r.levelname == "ERROR"]
     assert logged.exc_info is not None and "exploded" in str(logged.exc_info[1])
+
+
+async def test_a_fault_in_a_route_behind_the_edge_gets_the_edges_masked_answer(
+    settings: Settings,
+    deps: Dependencies,
+    engine: AsyncEngine,
+    captured_logs: pytest.LogCaptureFixture,
+) -> None:
+    # FastAPI's routes sit behind the edge (api.app.DataRightsApp), without Starlette's own
+    # last-resort layer, whose bare "Internal Server Error" would otherwise answer first.
+    app = create_app(settings, dataclasses.replace(deps, unit_of_work=BrokenUnitOfWork()))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        response = await http.get(
+            f"/exports/{uuid.uuid4()}", headers={"Authorization": "Bearer some-token"}
+        )
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/json"
+    [error] = response.json()["errors"]
+    assert error["message"] == "Unexpected error."
+    assert error["extensions"]["requestId"] == response.headers["x-request-id"]
+    assert "exploded" not in response.text
+    assert response.headers["x-content-type-options"] == "nosniff"
+    [logged] = [r for r in captured_logs.records if r.levelname == "ERROR"]
+    assert logged.exc_info is not None
 
 
 async def test_a_fault_outside_graphql_is_masked_too(
