@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Iterable
 from html.parser import HTMLParser
 
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.availability import UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE, is_unavailable
@@ -220,7 +219,7 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length", "")
+        declared = _header(scope, b"content-length") or ""
         if declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(send)
             return
