@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, exists, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Select
 
 from domain.ports import EmailAlreadyTaken
 from domain.profile.model import Billing, Customer, Money, PaymentCard, PostalAddress, Profile
@@ -117,6 +118,13 @@ _SAVE = (
 )
 
 
+# The reads of one customer, built once: building a select and its cache key for each call
+# cost a sign-in about 0.3 ms of its 4.2 (bench/sample_profile.py --operation login).
+_BY_ID = select(customers).where(customers.c.id == bindparam("customer_id"))
+_BY_ID_FOR_UPDATE = _BY_ID.with_for_update()
+_BY_EMAIL = select(customers).where(customers.c.email == bindparam("email"))
+
+
 class SqlCustomerRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
@@ -129,15 +137,15 @@ class SqlCustomerRepository:
             raise EmailAlreadyTaken from error
 
     async def get(self, customer_id: uuid.UUID) -> Customer | None:
-        return await self._one(customers.c.id == customer_id)
+        return await self._one(_BY_ID, {"customer_id": customer_id})
 
     async def get_for_update(self, customer_id: uuid.UUID) -> Customer | None:
         # PostgreSQL locks the row until the transaction ends; SQLite renders no FOR UPDATE, and
         # needs none: its transactions begin IMMEDIATE, so writers already take turns.
-        return await self._one(customers.c.id == customer_id, for_update=True)
+        return await self._one(_BY_ID_FOR_UPDATE, {"customer_id": customer_id})
 
     async def get_by_email(self, email: str) -> Customer | None:
-        return await self._one(customers.c.email == email)
+        return await self._one(_BY_EMAIL, {"email": email})
 
     async def email_taken(self, email: str) -> bool:
         query = select(exists().where(customers.c.email == email))
@@ -161,9 +169,6 @@ class SqlCustomerRepository:
             query = query.where(customers.c.id > after)
         return [(row.id, row.email) for row in await self._conn.execute(query)]
 
-    async def _one(self, condition: Any, for_update: bool = False) -> Customer | None:
-        query = select(customers).where(condition)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._conn.execute(query)).mappings().first()
+    async def _one(self, query: Select[Any], parameters: dict[str, Any]) -> Customer | None:
+        row = (await self._conn.execute(query, parameters)).mappings().first()
         return customer_from_row(row) if row else None
