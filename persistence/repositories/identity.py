@@ -11,6 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.identity.model import AccountToken, Session, SignInEvent, TokenPurpose
 from persistence.tables import account_tokens, sessions, sign_in_events
 
+# Each sign-in writes both; built once, their values given as parameters (a statement built
+# with .values() is built and its cache key computed again for each call).
+_ADD_SESSION = insert(sessions)
+_ADD_SIGN_IN = insert(sign_in_events)
+
 
 class SqlSessionRepository:
     def __init__(self, connection: AsyncConnection) -> None:
@@ -18,14 +23,15 @@ class SqlSessionRepository:
 
     async def add(self, session: Session) -> None:
         await self._conn.execute(
-            insert(sessions).values(
-                id=session.id,
-                token_hash=session.token_hash,
-                customer_id=session.customer_id,
-                created_at=session.created_at,
-                last_seen_at=session.last_seen_at,
-                expires_at=session.expires_at,
-            )
+            _ADD_SESSION,
+            {
+                "id": session.id,
+                "token_hash": session.token_hash,
+                "customer_id": session.customer_id,
+                "created_at": session.created_at,
+                "last_seen_at": session.last_seen_at,
+                "expires_at": session.expires_at,
+            },
         )
 
     async def get_by_token_hash(self, token_hash: str) -> Session | None:
@@ -60,13 +66,14 @@ class SqlSignInEventRepository:
 
     async def add(self, event: SignInEvent) -> None:
         await self._conn.execute(
-            insert(sign_in_events).values(
-                id=event.id,
-                customer_id=event.customer_id,
-                occurred_at=event.occurred_at,
-                ip=event.ip,
-                user_agent=(event.user_agent or "")[:512] or None,
-            )
+            _ADD_SIGN_IN,
+            {
+                "id": event.id,
+                "customer_id": event.customer_id,
+                "occurred_at": event.occurred_at,
+                "ip": event.ip,
+                "user_agent": (event.user_agent or "")[:512] or None,
+            },
         )
 
 
