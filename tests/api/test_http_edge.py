@@ -359,15 +359,24 @@ class BrokenUnitOfWork:
         raise RuntimeError("database exploded near ada@example.com")
 
 
+@asynccontextmanager
+async def broken_database(
+    settings: Settings, deps: Dependencies, raise_app_exceptions: bool = True
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app whose every unit of work fails with a fault of ours."""
+    app = create_app(settings, dataclasses.replace(deps, unit_of_work=BrokenUnitOfWork()))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
 async def test_a_fault_is_masked_with_the_request_id_that_the_log_files_it_under(
     settings: Settings,
     deps: Dependencies,
     engine: AsyncEngine,
     captured_logs: pytest.LogCaptureFixture,
 ) -> None:
-    app = create_app(settings, dataclasses.replace(deps, unit_of_work=BrokenUnitOfWork()))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    async with broken_database(settings, deps) as http:
         response = await post(http, REGISTER, {"input": registration()}, accept=GRAPHQL_RESPONSE)
     rid = response.headers["x-request-id"]
     [error] = response.json()["errors"]
@@ -387,9 +396,7 @@ async def test_a_fault_in_a_route_behind_the_edge_gets_the_edges_masked_answer(
 ) -> None:
     # FastAPI's routes sit behind the edge (api.app.DataRightsApp), without Starlette's own
     # last-resort layer, whose bare "Internal Server Error" would otherwise answer first.
-    app = create_app(settings, dataclasses.replace(deps, unit_of_work=BrokenUnitOfWork()))
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    async with broken_database(settings, deps, raise_app_exceptions=False) as http:
         response = await http.get(
             f"/exports/{uuid.uuid4()}", headers={"Authorization": "Bearer some-token"}
         )
