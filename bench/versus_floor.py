@@ -307,8 +307,8 @@ def sessions_seen_now(database: str) -> None:
     session last seen over a minute ago is touched (a write of its last_seen_at) by its next
     request; the bench's thousand sessions all age together, so a phase that crossed that
     minute had a burst of a thousand writes at once: in the login-stall phase that burst, not
-    the logins, moved the p99 of `me` (+178 to +241 %, and as much with ten more `me` a second
-    or ten updateProfile in place of the logins; py-spy put the difference on
+    the logins, moved the p99 of `me` (+178 to +241 %; +114 to +213 % with ten more `me` a
+    second or ten updateProfile in place of the logins; py-spy put the difference on
     SqlSessionRepository.touch, absent from the phase alone). In service the touches of many
     sessions spread out: about one per active session a minute. The floor never touches."""
 
