@@ -1,14 +1,21 @@
-"""Steps many API tests share: register someone, read the outbox."""
+"""Steps many API tests share: register someone, read the outbox, serve an app whose database
+fails."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.app import create_app
+from api.settings import Settings
 from domain.dependencies import Dependencies
 from domain.staff.model import StaffRole
 from domain.staff.totp import code_at
@@ -85,3 +92,26 @@ async def staff_token(
     payload = data["staffLogin"]
     assert payload["errors"] == [], payload["errors"]
     return str(payload["token"])
+
+
+class BrokenUnitOfWork:
+    """A unit of work that fails with a fault of ours, whose message no client may see."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __call__(self) -> object:
+        raise RuntimeError(self.message)
+
+
+@asynccontextmanager
+async def broken_database(
+    settings: Settings, deps: Dependencies, message: str, raise_app_exceptions: bool = True
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app whose every unit of work fails with ``message``."""
+    broken = dataclasses.replace(deps, unit_of_work=BrokenUnitOfWork(message))
+    transport = httpx.ASGITransport(
+        app=create_app(settings, broken), raise_app_exceptions=raise_app_exceptions
+    )
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http

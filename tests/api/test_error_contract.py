@@ -3,7 +3,6 @@ and the client IP is taken from X-Forwarded-For only through a trusted proxy."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator
 
 import httpx
@@ -16,23 +15,18 @@ from api.settings import Settings
 from domain.dependencies import Dependencies
 from persistence.tables import sign_in_events
 from tests.api.documents import LOGIN, REGISTER
+from tests.api.helpers import broken_database
 from tests.conftest import settings_for
 from tests.factories import registration
 from tests.graphql import GraphQLClient
-
-
-class BrokenUnitOfWork:
-    def __call__(self) -> object:
-        raise RuntimeError("database exploded near row 4242 4242 4242 4242")
 
 
 @pytest.fixture
 async def broken_client(
     settings: Settings, deps: Dependencies, engine: AsyncEngine
 ) -> AsyncIterator[GraphQLClient]:
-    app = create_app(settings, dataclasses.replace(deps, unit_of_work=BrokenUnitOfWork()))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    message = "database exploded near row 4242 4242 4242 4242"
+    async with broken_database(settings, deps, message) as http:
         yield GraphQLClient(http)
 
 

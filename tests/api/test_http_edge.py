@@ -20,7 +20,7 @@ from api.settings import Settings
 from domain.dependencies import Dependencies
 from persistence.card_vault import VaultKeyring
 from tests.api.documents import PROFILE_FIELDS, REGISTER, UPDATE_PROFILE
-from tests.api.helpers import register
+from tests.api.helpers import broken_database, register
 from tests.api.test_export import REQUEST_EXPORT
 from tests.conftest import settings_for, snapshot
 from tests.factories import registration
@@ -354,20 +354,7 @@ async def test_every_response_has_a_request_id_and_a_sane_incoming_one_is_kept(
         assert len(replaced.headers["x-request-id"]) == 32
 
 
-class BrokenUnitOfWork:
-    def __call__(self) -> object:
-        raise RuntimeError("database exploded near ada@example.com")
-
-
-@asynccontextmanager
-async def broken_database(
-    settings: Settings, deps: Dependencies, raise_app_exceptions: bool = True
-) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of an app whose every unit of work fails with a fault of ours."""
-    app = create_app(settings, dataclasses.replace(deps, unit_of_work=BrokenUnitOfWork()))
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-        yield http
+EXPLODED = "database exploded near ada@example.com"
 
 
 async def test_a_fault_is_masked_with_the_request_id_that_the_log_files_it_under(
@@ -376,7 +363,7 @@ async def test_a_fault_is_masked_with_the_request_id_that_the_log_files_it_under
     engine: AsyncEngine,
     captured_logs: pytest.LogCaptureFixture,
 ) -> None:
-    async with broken_database(settings, deps) as http:
+    async with broken_database(settings, deps, EXPLODED) as http:
         response = await post(http, REGISTER, {"input": registration()}, accept=GRAPHQL_RESPONSE)
     rid = response.headers["x-request-id"]
     [error] = response.json()["errors"]
@@ -396,7 +383,7 @@ async def test_a_fault_in_a_route_behind_the_edge_gets_the_edges_masked_answer(
 ) -> None:
     # FastAPI's routes sit behind the edge (api.app.DataRightsApp), without Starlette's own
     # last-resort layer, whose bare "Internal Server Error" would otherwise answer first.
-    async with broken_database(settings, deps, raise_app_exceptions=False) as http:
+    async with broken_database(settings, deps, EXPLODED, raise_app_exceptions=False) as http:
         response = await http.get(
             f"/exports/{uuid.uuid4()}", headers={"Authorization": "Bearer some-token"}
         )

@@ -3,7 +3,6 @@ app, `datarights serve` and `datarights worker`; no e-mails, tokens or query str
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import logging
@@ -19,11 +18,11 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.app import create_app
 from api.logs import handler
 from api.settings import Settings
 from domain.dependencies import Dependencies
 from tests.api.documents import LOGIN, REGISTER
+from tests.api.helpers import broken_database
 from tests.api.test_served_process import ROOT, free_port
 from tests.factories import PASSWORD, registration
 from tests.graphql import GraphQLClient
@@ -74,17 +73,10 @@ async def test_every_line_is_json_with_the_request_id_and_operation_and_no_email
         assert secret not in text
 
 
-class BrokenUnitOfWork:
-    def __call__(self) -> object:
-        raise RuntimeError("the database exploded")
-
-
 async def test_a_masked_fault_is_logged_with_its_traceback_under_the_same_id(
     settings: Settings, deps: Dependencies, engine: AsyncEngine, json_lines: io.StringIO
 ) -> None:
-    app = create_app(settings, dataclasses.replace(deps, unit_of_work=BrokenUnitOfWork()))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    async with broken_database(settings, deps, "the database exploded") as http:
         response = await GraphQLClient(http).post(
             LOGIN, {"input": {"email": EMAIL, "password": "x"}}
         )
