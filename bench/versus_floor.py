@@ -232,6 +232,17 @@ def run_wrk(base_url: str, script: Path, connections: int, duration: int) -> dic
     return wrk_result(done.stdout, done.stderr)
 
 
+def metered_wrk(
+    base_url: str, script: Path, connections: int, duration: int, pid: int, database: str
+) -> dict[str, Any]:
+    """:func:`run_wrk`, with the cores the server and PostgreSQL used meanwhile (``cpu``)."""
+    meter = harness.CpuMeter(pid, database)
+    asyncio.run(meter.start())
+    result = run_wrk(base_url, script, connections, duration)
+    result["cpu"] = asyncio.run(meter.stop())
+    return result
+
+
 def wrk_result(stdout: str, stderr: str) -> dict[str, Any]:
     for line in stdout.splitlines():
         if line.startswith("WRKJSON "):
@@ -336,10 +347,7 @@ def login_stall(
     wait_idle(pid)
     waited = wait_machine_quiet()  # the phases before leave PostgreSQL busy for a while
     sessions_seen_now(database)
-    meter = harness.CpuMeter(pid, database)
-    asyncio.run(meter.start())
-    alone = run_wrk(base_url, me_script, STALL_CONNECTIONS, duration)
-    alone["cpu"] = asyncio.run(meter.stop())
+    alone = metered_wrk(base_url, me_script, STALL_CONNECTIONS, duration, pid, database)
     wait_idle(pid)
     waited += wait_machine_quiet()
     sessions_seen_now(database)
@@ -350,10 +358,7 @@ def login_stall(
         text=True,
     )
     time.sleep(1)
-    meter = harness.CpuMeter(pid, database)
-    asyncio.run(meter.start())
-    beside = run_wrk(base_url, me_script, STALL_CONNECTIONS, duration)
-    beside["cpu"] = asyncio.run(meter.stop())
+    beside = metered_wrk(base_url, me_script, STALL_CONNECTIONS, duration, pid, database)
     out, err = logins.communicate(timeout=duration + 120)
     login = wrk_result(out, err)
     moved = beside["p99_ms"] / alone["p99_ms"] - 1 if alone["p99_ms"] else None
@@ -600,10 +605,8 @@ def measure(
         wait_idle(pid)
         if side == "product":
             sessions_seen_now(database)
-        meter = harness.CpuMeter(pid, database)
-        asyncio.run(meter.start())
-        out[name] = run_wrk(base_url, scripts[(side, name)], args.connections, args.duration)
-        out[name]["cpu"] = asyncio.run(meter.stop())
+        script = scripts[(side, name)]
+        out[name] = metered_wrk(base_url, script, args.connections, args.duration, pid, database)
         out[name]["drain_s"] = wait_idle(pid)
         print(
             f"    {side:<8} {name:<24} {out[name]['req_s']:>8.1f} req/s  "
