@@ -39,9 +39,10 @@ from domain.ports import Throttle
 from domain.requests.deadlines import WorkingCalendar
 from domain.webhooks.targets import TargetRules
 from persistence.card_vault import LocalCardVault, VaultKeyring
-from persistence.database import Timeouts, create_engine
+from persistence.database import Timeouts, create_engine, is_sqlite
 from persistence.passwords import Argon2Parameters, Argon2PasswordHasher, one_malloc_arena
 from persistence.rate_limits import WindowRateLimiter
+from persistence.read_pool import ReadPool
 from persistence.unit_of_work import SqlUnitOfWorkFactory
 
 log = logging.getLogger("datarights")
@@ -58,18 +59,20 @@ class SystemClock:
 def build_dependencies(settings: Settings) -> Dependencies:
     """The adapters the settings ask for."""
     keyring = VaultKeyring.parse(settings.card_vault_keys, settings.card_vault_active_key)
-    engine = create_engine(
-        settings.database_url,
-        pool_size=settings.database_pool_size,
-        timeouts=Timeouts(
-            connect=settings.database_connect_timeout_seconds,
-            statement=settings.database_statement_timeout_seconds,
-            pool=settings.database_pool_timeout_seconds,
-        ),
+    timeouts = Timeouts(
+        connect=settings.database_connect_timeout_seconds,
+        statement=settings.database_statement_timeout_seconds,
+        pool=settings.database_pool_timeout_seconds,
     )
+    engine = create_engine(
+        settings.database_url, pool_size=settings.database_pool_size, timeouts=timeouts
+    )
+    read_pool = None
+    if settings.database_read_pool_size and not is_sqlite(settings.database_url):
+        read_pool = ReadPool(engine, settings.database_read_pool_size, timeouts)
     return Dependencies(
         unit_of_work=SqlUnitOfWorkFactory(
-            engine, lambda conn: LocalCardVault(conn, keyring), keyring
+            engine, lambda conn: LocalCardVault(conn, keyring), keyring, read_pool
         ),
         clock=SystemClock(),
         hasher=Argon2PasswordHasher(
@@ -127,7 +130,7 @@ def build_dependencies(settings: Settings) -> Dependencies:
 
 async def close_dependencies(deps: Dependencies) -> None:
     """Release connections and threads that :func:`build_dependencies` opened."""
-    await deps.unit_of_work.engine.dispose()  # type: ignore[attr-defined]
+    await deps.unit_of_work.close()  # type: ignore[attr-defined]
     await deps.limiter.close()  # type: ignore[attr-defined]
     deps.hasher.close()  # type: ignore[attr-defined]
 

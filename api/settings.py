@@ -40,6 +40,17 @@ class Settings(BaseSettings):
             "them all busy waits for one (up to the pool timeout)."
         ),
     )
+    database_read_pool_size: int = Field(
+        default=5,
+        ge=0,
+        le=100,
+        description=(
+            "PostgreSQL only: connections each process opens, at most, for the read that begins "
+            "every signed-in request (its session and customer), beside the pool above; 0 "
+            "reads through the pool above instead. A process opens at most "
+            "`DATARIGHTS_DATABASE_POOL_SIZE` + this many connections."
+        ),
+    )
     # How long a request waits for PostgreSQL before it is refused as SERVICE_UNAVAILABLE: to
     # connect, for one statement, for a free connection of the pool. /readyz waits less.
     database_connect_timeout_seconds: float = Field(

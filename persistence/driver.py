@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
 # What the driver raises when the connection, not the statement, failed.
-_CONNECTION_FAULTS = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError)
+CONNECTION_FAULTS = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError)
 
 
 def render(query: Select[Any]) -> str:
@@ -50,7 +50,7 @@ async def _run(conn: AsyncConnection, method: str, sql: str, args: tuple[Any, ..
     driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
     try:
         return await getattr(driver, method)(sql, *args)
-    except _CONNECTION_FAULTS as error:
+    except CONNECTION_FAULTS as error:
         if isinstance(error, asyncpg.InterfaceError) and not driver.is_closed():
             raise  # a misuse of the driver: a fault of ours, not the database's
         await conn.invalidate()

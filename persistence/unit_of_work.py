@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from domain.ports import CardVault
 from persistence.card_vault import VaultKeyring
 from persistence.mailer import OutboxMailer
+from persistence.read_pool import ReadPool
 from persistence.repositories.consent import SqlConsentRepository
-from persistence.repositories.customer_reads import SqlCustomerReadModel
+from persistence.repositories.customer_reads import PooledCustomerReadModel, SqlCustomerReadModel
 from persistence.repositories.customers import SqlCustomerRepository
 from persistence.repositories.erasure import SqlErasure
 from persistence.repositories.exports import SqlExportReader
@@ -126,16 +127,47 @@ class SqlReads:
             await conn.close()
 
 
+class PooledReads:
+    """Read models on the read pool (PostgreSQL), each read on a connection of its own. It holds
+    nothing between reads: one instance serves every request."""
+
+    def __init__(self, pool: ReadPool) -> None:
+        self.customer_reads = PooledCustomerReadModel(pool)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+
 class SqlUnitOfWorkFactory:
     def __init__(
-        self, engine: AsyncEngine, card_vault: CardVaultFactory, keyring: VaultKeyring
+        self,
+        engine: AsyncEngine,
+        card_vault: CardVaultFactory,
+        keyring: VaultKeyring,
+        read_pool: ReadPool | None = None,
     ) -> None:
         self.engine = engine
+        self.read_pool = read_pool
         self._card_vault = card_vault
         self._keyring = keyring
+        self._pooled_reads = PooledReads(read_pool) if read_pool is not None else None
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, self._card_vault, self._keyring)
 
-    def reads(self) -> SqlReads:
-        return SqlReads(self.engine)
+    def reads(self) -> SqlReads | PooledReads:
+        return self._pooled_reads or SqlReads(self.engine)
+
+    async def close(self) -> None:
+        """Closes the connections of the engine and of the read pool."""
+        if self.read_pool is not None:
+            await self.read_pool.close()
+        await self.engine.dispose()

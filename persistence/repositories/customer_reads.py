@@ -1,8 +1,9 @@
 """The hot read behind every signed-in request and `me`: a session and its customer in one
 statement.
 
-On PostgreSQL the statement goes straight to asyncpg (persistence/driver.py). The row is
-mapped to the same domain objects as SQLAlchemy's would be;
+On PostgreSQL the statement goes straight to asyncpg, on a connection of the read pool
+(persistence/read_pool.py), or of the engine's pool when there is no read pool
+(persistence/driver.py). The row is mapped to the same domain objects as SQLAlchemy's would be;
 ``tests/persistence/test_customer_reads.py`` holds the two paths to the same answer."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from domain.profile.model import Customer
 from persistence import driver
 from persistence.driver import as_utc as _utc
 from persistence.driver import as_uuid as _uuid
+from persistence.read_pool import ReadPool
 from persistence.repositories.customers import customer_from_row
 from persistence.tables import customers, sessions
 
@@ -35,6 +37,8 @@ _ME_BY_SESSION_SQL = driver.render(_ME_BY_SESSION)
 
 
 class SqlCustomerReadModel:
+    """On a connection of the engine's pool (SQLite, or PostgreSQL without a read pool)."""
+
     def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
 
@@ -44,9 +48,23 @@ class SqlCustomerReadModel:
         else:
             result = await self._conn.execute(_ME_BY_SESSION, {"token_hash": token_hash})
             row = result.mappings().first()
-        if row is None:
-            return None
-        return _session_of(row), customer_from_row(_CustomerRow(row))
+        return _found(row)
+
+
+class PooledCustomerReadModel:
+    """On PostgreSQL, through the read pool."""
+
+    def __init__(self, pool: ReadPool) -> None:
+        self._pool = pool
+
+    async def me_by_session(self, token_hash: str) -> tuple[Session, Customer] | None:
+        return _found(await self._pool.fetchrow(_ME_BY_SESSION_SQL, token_hash))
+
+
+def _found(row: Any) -> tuple[Session, Customer] | None:
+    if row is None:
+        return None
+    return _session_of(row), customer_from_row(_CustomerRow(row))
 
 
 def _session_of(row: Any) -> Session:

@@ -159,12 +159,15 @@ async def test_while_the_database_is_down_requests_fail_fast_and_the_service_rec
     assert len(warnings) == 4, [r.getMessage() for r in warnings]
     assert all(r.levelno == logging.WARNING for r in warnings)
     assert all(r.getMessage().startswith("database unavailable") for r in warnings)
-    # (the first request met its pooled connection closed by the stop: a connection used a
-    # moment ago is not pinged, persistence/database.py; that disconnect emptied the pool, so
-    # the next request tried to connect and was refused)
+    # (each request first reads its session on the read pool, persistence/read_pool.py: the
+    # first met its connection closed by the stop, marked every connection for replacement and
+    # read again on a new one, which was refused, as every later one was; the download read
+    # through the engine's pool, whose connection used a moment ago was not pinged,
+    # persistence/database.py, and met the closed connection itself)
+    for warning in warnings[:3]:
+        assert "ConnectionRefusedError" in warning.getMessage(), warning.getMessage()
     lost = ("InterfaceError", "DisconnectionError", "ConnectionDoesNotExistError")
-    assert any(kind in warnings[0].getMessage() for kind in lost), warnings[0].getMessage()
-    assert "ConnectionRefusedError" in warnings[1].getMessage()
+    assert any(kind in warnings[3].getMessage() for kind in lost), warnings[3].getMessage()
     logged = captured_logs.text
     server = (f"127.0.0.1:{cluster.port}", f"'127.0.0.1', {cluster.port}")
     for secret in (token, "outage@example.com", "Augusta", PASSWORD, *server):
@@ -255,25 +258,63 @@ async def test_a_statement_that_does_not_finish_in_time_is_refused_as_unavailabl
 
 
 @pytest.mark.postgres_only
+@pytest.mark.parametrize("read_pool_size", [0, 1])
 async def test_when_every_connection_is_taken_a_request_waits_only_the_pool_timeout(
-    cluster: PostgresCluster,
+    cluster: PostgresCluster, read_pool_size: int
 ) -> None:
-    async with serving(cluster, database_pool_size=1) as service:
-        token = await signed_in(service.client, "busy@example.com")
+    async with serving(
+        cluster, database_pool_size=1, database_read_pool_size=read_pool_size
+    ) as service:
+        token = await signed_in(service.client, f"busy{read_pool_size}@example.com")
         engine = service.deps.unit_of_work.engine  # type: ignore[attr-defined]
         # given the one connection the pool allows (there is no overflow) in use elsewhere
         async with engine.connect() as only:
             await only.execute(text("SELECT 1"))
-            # when a request needs one
-            took, result = await timed(service.client, ME, None, token)
+            # when a request needs one: every change does; without a read pool, so does the
+            # read of the signed-in customer that begins every request
+            query, variables = (ME, None) if read_pool_size == 0 else (UPDATE_PROFILE, RENAME)
+            took, result = await timed(service.client, query, variables, token)
             # and the probe, on a connection of its own, still finds the database there
             readiness = await service.get("/readyz")
+            # and with a read pool, reading one's profile does not wait for the engine's pool
+            if read_pool_size:
+                me = await service.client.data(ME, token=token)
+                assert me["me"]["email"] == "busy1@example.com"
         # then it is refused after the pool timeout (1 s here)
         refused_as_unavailable(result)
         assert took < FAST_ENOUGH
         # while the replica stays in the load balancer: it is busy, not cut off
         assert readiness.json() == {"status": "ready"}
-        assert (await service.client.data(ME, token=token))["me"]["email"] == "busy@example.com"
+        assert (await service.client.data(ME, token=token))["me"][
+            "email"
+        ] == f"busy{read_pool_size}@example.com"
+
+
+@pytest.mark.postgres_only
+async def test_when_every_read_connection_is_taken_a_read_waits_only_the_pool_timeout(
+    cluster: PostgresCluster,
+) -> None:
+    async with serving(cluster, database_read_pool_size=1) as service:
+        token = await signed_in(service.client, "reads@example.com")
+        # given the read pool's one connection held by a read waiting for a lock (up to the
+        # statement timeout, 2 s here)
+        blocker = await asyncpg.connect(cluster.url.replace("+asyncpg", ""))
+        try:
+            async with blocker.transaction():
+                await blocker.execute("LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE")
+                held = asyncio.create_task(timed(service.client, ME, None, token))
+                await asyncio.sleep(0.3)
+                # when another request needs a read connection
+                took, result = await timed(service.client, ME, None, token)
+        finally:
+            await blocker.close()
+        # then it is refused after the pool timeout (1 s here), before the statement timeout
+        refused_as_unavailable(result)
+        assert 0.9 < took < 1.9
+        # and the held read went on as soon as the lock was gone, as does the next one
+        _, first = await held
+        assert first["data"]["me"]["email"] == "reads@example.com"
+        assert (await service.client.data(ME, token=token))["me"]["email"] == "reads@example.com"
 
 
 async def test_a_server_that_never_answers_is_given_up_on_after_the_connect_timeout() -> None:

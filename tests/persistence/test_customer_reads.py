@@ -1,5 +1,5 @@
-"""The hot read of a session and its customer (asyncpg directly on PostgreSQL) answers exactly
-what the repositories answer through SQLAlchemy."""
+"""The hot read of a session and its customer (asyncpg directly on PostgreSQL, on the read pool
+or on the engine's) answers exactly what the repositories answer through SQLAlchemy."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.dependencies import Dependencies
 from domain.identity.model import secret_hash
 from persistence.tables import customers
+from persistence.unit_of_work import PooledReads, SqlReads
 from tests.api.helpers import register
 from tests.graphql import GraphQLClient
 
@@ -42,9 +43,12 @@ async def test_the_read_model_gives_what_the_repositories_give(
                     address_region="London",
                 )
             )
-    # when the session is read by the read model and by the repositories
+    # when the session is read by the read model (on the read pool on PostgreSQL, and on the
+    # engine's pool) and by the repositories
     async with deps.unit_of_work.reads() as reads:
         found = await reads.customer_reads.me_by_session(secret_hash(token))
+    async with SqlReads(engine) as reads:
+        assert await reads.customer_reads.me_by_session(secret_hash(token)) == found
     async with deps.unit_of_work() as uow:
         session = await uow.sessions.get_by_token_hash(secret_hash(token))
         assert session is not None
@@ -66,3 +70,11 @@ async def test_the_read_model_gives_what_the_repositories_give(
 async def test_an_unknown_token_reads_nothing(deps: Dependencies, engine: AsyncEngine) -> None:
     async with deps.unit_of_work.reads() as reads:
         assert await reads.customer_reads.me_by_session(secret_hash("nobody")) is None
+    async with SqlReads(engine) as reads:
+        assert await reads.customer_reads.me_by_session(secret_hash("nobody")) is None
+
+
+async def test_reads_take_the_read_pool_on_postgresql_only(
+    deps: Dependencies, backend: str
+) -> None:
+    assert isinstance(deps.unit_of_work.reads(), PooledReads) == (backend == "postgresql")
