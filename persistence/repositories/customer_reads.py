@@ -8,7 +8,6 @@ On PostgreSQL the statement goes straight to asyncpg, on a connection of the rea
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -22,6 +21,7 @@ from persistence.driver import as_uuid as _uuid
 from persistence.read_pool import ReadPool
 from persistence.repositories.customers import customer_from_row
 from persistence.tables import customers, sessions
+from persistence.types import UTCDateTime
 
 _SESSION = "session_"
 
@@ -64,7 +64,7 @@ class PooledCustomerReadModel:
 def _found(row: Any) -> tuple[Session, Customer] | None:
     if row is None:
         return None
-    return _session_of(row), customer_from_row(_CustomerRow(row))
+    return _session_of(row), customer_from_row(_customer_values(row))
 
 
 def _session_of(row: Any) -> Session:
@@ -79,19 +79,18 @@ def _session_of(row: Any) -> Session:
     )
 
 
-class _CustomerRow:
-    """A row as customer_from_row reads it, with the column types' conversions that SQLAlchemy
-    applies to its own rows (UTCDateTime, Uuid)."""
+_CUSTOMER_MOMENTS = tuple(
+    column.name for column in customers.c if isinstance(column.type, UTCDateTime)
+)
 
-    __slots__ = ("_row",)
 
-    def __init__(self, row: Any) -> None:
-        self._row = row
-
-    def __getitem__(self, name: str) -> Any:
-        value = self._row[name]
-        if name == "id":
-            return _uuid(value)
-        if isinstance(value, datetime):
-            return _utc(value)
-        return value
+def _customer_values(row: Any) -> dict[str, Any]:
+    """The row as customer_from_row reads it, with the conversions that SQLAlchemy's column
+    types apply to its own rows (Uuid, UTCDateTime); a copy, converted once."""
+    values = dict(row)
+    values["id"] = _uuid(values["id"])
+    for name in _CUSTOMER_MOMENTS:
+        moment = values[name]
+        if moment is not None:
+            values[name] = _utc(moment)
+    return values

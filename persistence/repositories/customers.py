@@ -22,8 +22,15 @@ def _address_row(prefix: str, address: PostalAddress) -> dict[str, Any]:
     return {f"{prefix}_{part}": getattr(address, part) for part in _ADDRESS_PARTS}
 
 
+# (part, column) by prefix: the column names built once, not at every row read.
+_ADDRESS_COLUMNS = {
+    prefix: tuple((part, f"{prefix}_{part}") for part in _ADDRESS_PARTS)
+    for prefix in ("address", "billing_address")
+}
+
+
 def _address(prefix: str, row: RowMapping) -> PostalAddress:
-    return PostalAddress(**{part: row[f"{prefix}_{part}"] for part in _ADDRESS_PARTS})
+    return PostalAddress(**{part: row[column] for part, column in _ADDRESS_COLUMNS[prefix]})
 
 
 def customer_row(customer: Customer) -> dict[str, Any]:
