@@ -96,6 +96,13 @@ class ReadPool:
                 return await connection.fetchrow(sql, *args)
             except TimeoutError:
                 raise  # the statement timeout (an OSError too): the connection is still there
+            except asyncpg.InternalClientError as error:
+                # The server's goodbye (FATAL, e.g. terminating connection) arrived on an idle
+                # connection just before its end did: the protocol waits for a ReadyForQuery
+                # that will never come. The connection is of no further use.
+                connection.terminate()
+                await pool.expire_connections()
+                raise _Dropped from error
             except CONNECTION_FAULTS as error:
                 if isinstance(error, asyncpg.InterfaceError) and not connection.is_closed():
                     raise  # a misuse of the driver: a fault of ours, not the database's
