@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.middleware.cors import CORSMiddleware
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.http import GraphQLHTTPResponse
@@ -25,7 +24,7 @@ from api.documents.edge import GraphQLEdge
 from api.documents.router import TrustedDocumentsRouter
 from api.errors import MASKED_MESSAGE, redact, refusal_extensions
 from api.health import readiness_routes
-from api.http_edge import BodyLimit, HttpEdge, graphiql_policy
+from api.http_edge import BodyLimit, CorsPolicy, HttpEdge, graphiql_policy
 from api.logs import configure_logging, request_id
 from api.metrics import install_metrics, note_graphql_response
 from api.network import SystemResolver
@@ -229,15 +228,15 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     app.include_router(export_routes(deps, settings.cookie_name))
     app.include_router(readiness_routes(settings))
     # Outermost first: the request id, access event, metrics and security headers of every
-    # answer (/metrics is served beside /graphql), CORS, the body limit before anything reads
+    # answer (/metrics is served beside /graphql) and CORS, the body limit before anything reads
     # the body, then the GraphQL edge (prepared trusted documents and Strawberry's view, answered
     # before routing), then FastAPI.
     app.edge = HttpEdge(
-        CORSMiddleware(
-            BodyLimit(
-                GraphQLEdge(app.framework, router=router, path="/graphql"),
-                max_bytes=settings.max_body_bytes,
-            ),
+        BodyLimit(
+            GraphQLEdge(app.framework, router=router, path="/graphql"),
+            max_bytes=settings.max_body_bytes,
+        ),
+        cors=CorsPolicy(
             allow_origins=settings.allowed_origins,
             allow_credentials=True,
             allow_methods=["GET", "POST"],

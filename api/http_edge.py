@@ -1,8 +1,8 @@
 """ASGI middleware at the HTTP edge: a request id and an access event for every request, a last
 answer for faults nothing else caught, security headers on every response, and the body limit.
 
-Outermost first (see api/app.py): HttpEdge, CORS, BodyLimit, GraphQLEdge (api/documents/edge.py),
-the app."""
+Outermost first (see api/app.py): HttpEdge (CORS included), BodyLimit, GraphQLEdge
+(api/documents/edge.py), the app."""
 
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ import time
 import uuid
 from collections.abc import Iterable
 from html.parser import HTMLParser
+from typing import Any
 
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.availability import UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE, is_unavailable
@@ -43,6 +46,53 @@ async def send_error(
     raw += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
+
+
+class CorsPolicy:
+    """Starlette's CORS rules, applied by the edge in its one pass over the response headers
+    rather than as a layer of their own (a layer wraps every response's ``send`` again and
+    builds a mutable copy of its headers; on a trusted `me` that was a few per cent of the
+    worker's CPU, docs/performance.md). The preflight answer is Starlette's own."""
+
+    def __init__(self, **options: Any) -> None:
+        self.rules = CORSMiddleware(_no_app, **options)
+        self.simple = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in self.rules.simple_headers.items()
+        ]
+
+    def is_preflight(self, scope: Scope, origin: str | None) -> bool:
+        return (
+            origin is not None
+            and scope["method"] == "OPTIONS"
+            and _header(scope, b"access-control-request-method") is not None
+        )
+
+    async def preflight(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = self.rules.preflight_response(request_headers=Headers(scope=scope))
+        await response(scope, receive, send)
+
+    def add_headers(self, headers: list[tuple[bytes, bytes]], origin: str | None) -> None:
+        """What Starlette's CORS layer adds to an answer: for a request with an Origin, the
+        simple headers, and the origin itself when it is allowed; ``Vary: Origin`` always."""
+        if origin is not None:
+            names = {name for name, _ in self.simple}
+            headers[:] = [(name, value) for name, value in headers if name not in names]
+            headers += self.simple
+            rules = self.rules
+            if (rules.allow_all_origins and rules.allow_credentials) or (
+                not rules.allow_all_origins and rules.is_allowed_origin(origin)
+            ):
+                headers[:] = [h for h in headers if h[0] != b"access-control-allow-origin"]
+                headers.append((b"access-control-allow-origin", origin.encode("latin-1")))
+        varies = [value for name, value in headers if name == b"vary"]
+        if varies:
+            headers[:] = [h for h in headers if h[0] != b"vary"]
+        headers.append((b"vary", b", ".join([*varies, b"Origin"])))
+
+
+async def _no_app(scope: Scope, receive: Receive, send: Send) -> None:
+    raise AssertionError("CorsPolicy answers preflights itself and wraps no app")
 
 
 def new_request_id(incoming: str | None) -> str:
@@ -75,8 +125,10 @@ class HttpEdge:
         ide_path: str,
         ide_policy: str,
         page_policies: dict[str, str] | None = None,
+        cors: CorsPolicy | None = None,
     ) -> None:
         self.app = app
+        self.cors = cors
         self.graphql_path = graphql_path
         self.metrics = metrics
         self.ide_path = ide_path
@@ -102,6 +154,8 @@ class HttpEdge:
             await self.app(scope, receive, send)
             return
         rid = new_request_id(_header(scope, b"x-request-id"))
+        cors = self.cors
+        origin = _header(scope, b"origin") if cors is not None else None
         id_token = request_id.set(rid)
         name_token = operation_name.set(None)
         outcome_token = graphql_outcome.set(None)
@@ -113,13 +167,19 @@ class HttpEdge:
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
-                message["headers"] = self._headers(scope, message.get("headers", ()), rid)
+                headers = self._headers(scope, message.get("headers", ()), rid)
+                if cors is not None:
+                    cors.add_headers(headers, origin)
+                message["headers"] = headers
             await send(message)
 
         began = time.perf_counter()
         fault: Exception | None = None
         try:
-            await self.app(scope, receive, send_at_edge)
+            if cors is not None and cors.is_preflight(scope, origin):
+                await cors.preflight(scope, receive, send_at_edge)
+            else:
+                await self.app(scope, receive, send_at_edge)
         except Exception as error:
             fault = error
             if started:

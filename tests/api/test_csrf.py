@@ -181,3 +181,32 @@ async def test_cors_gives_another_origin_nothing(browser: httpx.AsyncClient) -> 
     assert "access-control-allow-origin" not in preflight.headers
     answer = await browser.post("/graphql", json={"query": "{ profileFields { name } }"})
     assert "access-control-allow-origin" not in answer.headers
+
+
+@pytest.mark.parametrize("origin", [None, FRONT_END, FORGER])
+async def test_every_answer_says_it_varies_by_origin(
+    browser: httpx.AsyncClient, origin: str | None
+) -> None:
+    # whatever the origin (none, the front end's, another), caches must not give one origin's
+    # answer to another
+    headers = {"Origin": origin} if origin else {}
+    answer = await browser.post(
+        "/graphql", json={"query": "{ profileFields { name } }"}, headers=headers
+    )
+    assert answer.headers.get_list("vary") == ["Origin"]
+    assert answer.headers.get("access-control-allow-origin") == (
+        FRONT_END if origin == FRONT_END else None
+    )
+    # and the edge's own headers are there as on any answer
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["x-request-id"]
+
+
+async def test_a_preflight_gets_the_edge_headers_too(browser: httpx.AsyncClient) -> None:
+    preflight = await browser.options(
+        "/graphql", headers={"Origin": FRONT_END, "Access-Control-Request-Method": "POST"}
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["vary"].startswith("Origin, Access-Control-Request-Method")
+    assert preflight.headers["x-content-type-options"] == "nosniff"
+    assert preflight.headers["x-request-id"]
