@@ -83,6 +83,10 @@ def one_malloc_arena() -> bool:
     return _libc is not None and bool(_libc.mallopt(_M_ARENA_MAX, 1))
 
 
+# After this long without a hash, the memory the last one left for the next is given back.
+QUIET_BEFORE_TRIM_SECONDS = 2.0
+
+
 class Argon2PasswordHasher:
     """Hashes first on threads of idle priority, so that on a busy machine a sign-in's hash
     takes only the CPU time no request wants: the requests it would otherwise share the cores
@@ -117,6 +121,7 @@ class Argon2PasswordHasher:
         )
         # Compared against when the account does not exist, so both cases take as long.
         self._decoy = self._context.hash("decoy password that matches nothing")
+        self._trim: asyncio.TimerHandle | None = None
 
     async def hash(self, password: str) -> str:
         return str(await self._run(self._context.hash, password))
@@ -133,11 +138,35 @@ class Argon2PasswordHasher:
         return bool(self._context.needs_update(password_hash))
 
     def close(self) -> None:
+        if self._trim is not None:
+            self._trim.cancel()
         self._pool.shutdown(wait=False, cancel_futures=True)
         if self._idle_pool is not None:
             self._idle_pool.shutdown(wait=False, cancel_futures=True)
 
     async def _run(self, fn: Callable[..., T], *args: str) -> T:
+        try:
+            return await self._hashed(fn, *args)
+        finally:
+            self._trim_when_quiet()
+
+    def _trim_when_quiet(self) -> None:
+        """Gives the argon2 memory kept for the next hash (19 MiB a hashing thread that ran at
+        once, and what a busy moment left free in glibc's heap) back to the system once no
+        hash has run for QUIET_BEFORE_TRIM_SECONDS: while sign-ins keep coming it is reused
+        (faulting it in again would cost a hash a third more CPU, docs/performance.md); when
+        they stop, the worker shrinks back. The trim runs on a hashing thread, at idle priority
+        when there is one, never on the event loop."""
+        if _malloc_trim is None:
+            return
+        if self._trim is not None:
+            self._trim.cancel()
+        pool = self._idle_pool or self._pool
+        self._trim = asyncio.get_running_loop().call_later(
+            QUIET_BEFORE_TRIM_SECONDS, pool.submit, _malloc_trim, 0
+        )
+
+    async def _hashed(self, fn: Callable[..., T], *args: str) -> T:
         if self._idle_pool is None:
             return await asyncio.wrap_future(self._pool.submit(fn, *args))
         idle = asyncio.wrap_future(self._idle_pool.submit(fn, *args))

@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from domain.ports import Throttle
+from persistence import passwords
 from persistence.passwords import CAN_RUN_IDLE, Argon2Parameters, Argon2PasswordHasher
 from persistence.rate_limits import WindowRateLimiter
 from tests import backends
@@ -146,3 +147,46 @@ async def test_with_no_idle_wait_every_hash_runs_at_normal_priority() -> None:
     finally:
         hasher.close()
     assert threads == ["argon2_0"]
+
+
+@pytest.mark.parametrize("idle_seconds", [0.0, 5.0])
+async def test_the_memory_kept_for_the_next_hash_is_given_back_once_hashes_stop(
+    monkeypatch: pytest.MonkeyPatch, idle_seconds: float
+) -> None:
+    # given a hasher that trims glibc's heap 0.2 s after its last hash
+    trims: list[str] = []
+
+    def recording_trim(pad: int) -> int:
+        trims.append(threading.current_thread().name)
+        return 1
+
+    monkeypatch.setattr(passwords, "_malloc_trim", recording_trim)
+    monkeypatch.setattr(passwords, "QUIET_BEFORE_TRIM_SECONDS", 0.2)
+    hasher = Argon2PasswordHasher(
+        Argon2Parameters(memory_kib=8, time_cost=1), idle_seconds=idle_seconds
+    )
+    try:
+        # when sign-ins come closer together than that
+        for _ in range(4):
+            await hasher.hash("x" * 12)
+            await asyncio.sleep(0.05)
+        # then nothing is given back while they come
+        assert trims == []
+        # and once they stop, it is, once, on a hashing thread (of idle priority when there is
+        # one), not on the event loop
+        await asyncio.sleep(0.4)
+        expected = "argon2-idle_0" if idle_seconds and CAN_RUN_IDLE else "argon2_0"
+        assert trims == [expected]
+    finally:
+        hasher.close()
+
+
+async def test_a_closed_hasher_gives_nothing_back_later(monkeypatch: pytest.MonkeyPatch) -> None:
+    trims: list[int] = []
+    monkeypatch.setattr(passwords, "_malloc_trim", trims.append)
+    monkeypatch.setattr(passwords, "QUIET_BEFORE_TRIM_SECONDS", 0.1)
+    hasher = Argon2PasswordHasher(Argon2Parameters(memory_kib=8, time_cost=1))
+    await hasher.hash("x" * 12)
+    hasher.close()
+    await asyncio.sleep(0.2)
+    assert trims == []
