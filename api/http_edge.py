@@ -60,6 +60,7 @@ class CorsPolicy:
             (name.lower().encode("latin-1"), value.encode("latin-1"))
             for name, value in self.rules.simple_headers.items()
         ]
+        self.simple_names = frozenset(name for name, _ in self.simple)
 
     def is_preflight(self, scope: Scope, origin: str | None) -> bool:
         return (
@@ -76,7 +77,7 @@ class CorsPolicy:
         """What Starlette's CORS layer adds to an answer: for a request with an Origin, the
         simple headers, and the origin itself when it is allowed; ``Vary: Origin`` always."""
         if origin is not None:
-            names = {name for name, _ in self.simple}
+            names = self.simple_names
             headers[:] = [(name, value) for name, value in headers if name not in names]
             headers += self.simple
             rules = self.rules
