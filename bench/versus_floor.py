@@ -9,11 +9,14 @@ seeds ``--customers`` customers with their consent states and ledger (``consent_
 COPY), one session per customer for the first ``--sessions`` of them (random tokens; the table
 keeps their sha256 hex, as ``secret_hash`` does), a partner (``datarights partners create``) and
 the trusted `me` document (``datarights documents load bench/persisted-documents.json``). Then,
-``--rounds`` times, it serves the product (``datarights serve --workers N``) and measures each
-operation with ``wrk -t1 -c32 -d<duration>s`` from a separate process, stops it, serves the floor
-(``bench/floor.py`` under uvicorn with the same workers) and measures the floor of each operation
-the same way. Each operation's ``ratio_to_floor`` is the product's req/s over its floor's, both
-summed over the rounds. ``consentStates`` is also measured at light load (``wrk -c1``: one
+``--rounds`` times, it serves the product (``datarights serve --workers N``) and the floor
+(``bench/floor.py`` under uvicorn with the same workers) side by side, and measures each
+operation with ``wrk -t1 -c32 -d<duration>s`` from a separate process on one, then at once on
+the other (the product first in odd rounds, the floor first in even ones; the idle server uses
+no CPU meanwhile): the machine's speed drifts over minutes, and the two phases of a ratio are
+seconds apart. Then both are stopped and the login stall is measured on a server of its own.
+Each operation's ``ratio_to_floor`` is the product's req/s over its floor's, both summed over
+the rounds. ``consentStates`` is also measured at light load (``wrk -c1``: one
 request at a time). Before any load, one response of each operation is checked; during the load
 a Lua ``response`` hook counts non-200 answers and answers that carry a non-empty ``errors``
 list (top-level, or a mutation payload's user errors).
@@ -579,10 +582,80 @@ def check_once(base_url: str, target: str, body: str, token: str | None) -> None
         raise RuntimeError(f"{target}: empty answer {response.text[:300]}")
 
 
-def measure(
-    side: str,
-    base_url: str,
-    pid: int,
+class Side:
+    """One of the two servers of a round: its name, URL and process (the uvicorn supervisor)."""
+
+    def __init__(self, name: str, base_url: str, pid: int) -> None:
+        self.name = name
+        self.base_url = base_url
+        self.pid = pid
+
+
+def measure_operation(
+    side: Side,
+    name: str,
+    ops: dict[str, Any],
+    scripts: dict[tuple[str, str], Path],
+    tokens: list[str],
+    key: str,
+    args: argparse.Namespace,
+    database: str,
+    out: dict[str, Any],
+) -> None:
+    """One operation under load on one side, into ``out`` (and, before its first sign-in, the
+    side's RSS)."""
+    p_target, p_bodies, f_target, f_bodies, auth = ops[name]
+    if auth == "none" and "rss_mib_before_logins" not in out:
+        # Before the first sign-in: what reads alone leave (each hashing thread then keeps
+        # its argon2 memory, 19 MiB, for the next hash).
+        out["rss_mib_before_logins"] = rss_per_process(side.pid)
+        print(f"    {side.name:<8} RSS MiB by pid before logins {out['rss_mib_before_logins']}")
+    target, bodies = (p_target, p_bodies) if side.name == "product" else (f_target, f_bodies)
+    check_once(side.base_url, target, bodies[0], auth_token(auth, tokens, key))
+    script = scripts[(side.name, name)]
+    run_wrk(side.base_url, script, args.connections, 2)  # warm-up, not counted
+    wait_idle(side.pid)
+    if side.name == "product":
+        sessions_seen_now(database)
+    out[name] = metered_wrk(
+        side.base_url, script, args.connections, args.duration, side.pid, database
+    )
+    out[name]["drain_s"] = wait_idle(side.pid)
+    print(
+        f"    {side.name:<8} {name:<24} {out[name]['req_s']:>8.1f} req/s  "
+        f"p50 {out[name]['p50_ms']:.1f} ms  p99 {out[name]['p99_ms']:.1f} ms  "
+        f"(server {out[name]['cpu']['server_cores']:.2f} cores, PostgreSQL "
+        f"{out[name]['cpu']['database_backends_cores']:.2f}, other "
+        f"{out[name]['cpu']['other_cores']:.2f}; drained {out[name]['drain_s']} s after)"
+    )
+    sys.stdout.flush()
+
+
+def measure_light(
+    side: Side,
+    scripts: dict[tuple[str, str], Path],
+    args: argparse.Namespace,
+    database: str,
+    out: dict[str, Any],
+) -> None:
+    """The light-load phases on one side, then its RSS after the run, into ``out``."""
+    for name in LIGHT:
+        wait_idle(side.pid)
+        if side.name == "product":
+            sessions_seen_now(database)
+        light = run_wrk(side.base_url, scripts[(side.name, name)], 1, args.duration)
+        out[f"{name} light"] = light
+        print(
+            f"    {side.name:<8} {name + ', -c1':<24} {light['req_s']:>8.1f} req/s  "
+            f"p50 {light['p50_ms']:.1f} ms  p99 {light['p99_ms']:.1f} ms"
+        )
+    out["rss_mib_by_pid"] = rss_per_process(side.pid)
+    print(f"    {side.name:<8} RSS MiB by pid (first: supervisor) {out['rss_mib_by_pid']}")
+    sys.stdout.flush()
+
+
+def measure_round(
+    sides: list[Side],
     ops: dict[str, Any],
     scripts: dict[tuple[str, str], Path],
     tokens: list[str],
@@ -590,46 +663,20 @@ def measure(
     args: argparse.Namespace,
     database: str,
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, (p_target, p_bodies, f_target, f_bodies, auth) in ops.items():
+    """Every operation on both servers, the two sides' phases of an operation back to back (in
+    the order of ``sides``), then each side's light-load phases: the machine's speed drifts
+    over minutes, and a ratio compares phases seconds apart rather than minutes."""
+    result: dict[str, Any] = {side.name: {} for side in sides}
+    for name in ops:
         if args.only and name not in args.only:
             continue
-        if auth == "none" and "rss_mib_before_logins" not in out:
-            # Before the first sign-in: what reads alone leave (each hashing thread then keeps
-            # its argon2 memory, 19 MiB, for the next hash).
-            out["rss_mib_before_logins"] = rss_per_process(pid)
-            print(f"    {side:<8} RSS MiB by pid before logins {out['rss_mib_before_logins']}")
-        target, bodies = (p_target, p_bodies) if side == "product" else (f_target, f_bodies)
-        check_once(base_url, target, bodies[0], auth_token(auth, tokens, key))
-        run_wrk(base_url, scripts[(side, name)], args.connections, 2)  # warm-up, not counted
-        wait_idle(pid)
-        if side == "product":
-            sessions_seen_now(database)
-        script = scripts[(side, name)]
-        out[name] = metered_wrk(base_url, script, args.connections, args.duration, pid, database)
-        out[name]["drain_s"] = wait_idle(pid)
-        print(
-            f"    {side:<8} {name:<24} {out[name]['req_s']:>8.1f} req/s  "
-            f"p50 {out[name]['p50_ms']:.1f} ms  p99 {out[name]['p99_ms']:.1f} ms  "
-            f"(server {out[name]['cpu']['server_cores']:.2f} cores, PostgreSQL "
-            f"{out[name]['cpu']['database_backends_cores']:.2f}, other "
-            f"{out[name]['cpu']['other_cores']:.2f}; drained {out[name]['drain_s']} s after)"
-        )
-        sys.stdout.flush()
-    for name in LIGHT:
-        wait_idle(pid)
-        if side == "product":
-            sessions_seen_now(database)
-        light = run_wrk(base_url, scripts[(side, name)], 1, args.duration)
-        out[f"{name} light"] = light
-        print(
-            f"    {side:<8} {name + ', -c1':<24} {light['req_s']:>8.1f} req/s  "
-            f"p50 {light['p50_ms']:.1f} ms  p99 {light['p99_ms']:.1f} ms"
-        )
-    out["rss_mib_by_pid"] = rss_per_process(pid)
-    print(f"    {side:<8} RSS MiB by pid (first: supervisor) {out['rss_mib_by_pid']}")
-    sys.stdout.flush()
-    return out
+        for side in sides:
+            measure_operation(
+                side, name, ops, scripts, tokens, key, args, database, result[side.name]
+            )
+    for side in sides:
+        measure_light(side, scripts, args, database, result[side.name])
+    return result
 
 
 def combine(rounds: list[dict[str, Any]], side: str, name: str) -> dict[str, Any]:
@@ -726,7 +773,8 @@ def spread(rounds: list[dict[str, Any]], names: list[str]) -> list[str]:
 def markdown(table: dict[str, Any], config: dict[str, Any]) -> str:
     lines = [
         f"wrk -t1 -c{config['connections']} -d{config['duration']}s per measurement (light load: "
-        f"-c1), {config['workers']} workers each, {config['rounds']} alternating rounds, "
+        f"-c1), {config['workers']} workers each, {config['rounds']} rounds (each operation on "
+        "both sides back to back), "
         f"{config['customers']:,} customers; req/s: mean of the rounds; p50: median of the rounds' "
         "p50 (the higher of two); p99: the worst round's",
         "",
@@ -911,30 +959,22 @@ def main(argv: list[str] | None = None) -> int:
         serve_log = run.log_path
         for number in range(1, args.rounds + 1):
             print(f"  round {number}/{args.rounds}")
-            result: dict[str, Any] = {}
             run.log_path = serve_log.with_suffix(f".{number}.log")
             run.start_server(args.workers, cwd, RATE_LIMITS_RAISED | overrides(args.set))
-            result["product"] = measure(
-                "product", run.base_url, run.pid, ops, scripts, tokens, key, args, run.database
-            )
-            harness._stop_server(run.server)
-            run.server = None
-            result["product"]["login_stall"] = stall_phase(run, cwd, scripts, args)
             floor = start_floor(run.database, floor_port, args.workers, floor_log)
             try:
-                result["floor"] = measure(
-                    "floor",
-                    f"http://{harness.HOST}:{floor_port}",
-                    floor.pid,
-                    ops,
-                    scripts,
-                    tokens,
-                    key,
-                    args,
-                    run.database,
-                )
+                sides = [
+                    Side("product", run.base_url, run.pid),
+                    Side("floor", f"http://{harness.HOST}:{floor_port}", floor.pid),
+                ]
+                # Each side goes first in every other round.
+                order = sides if number % 2 else sides[::-1]
+                result = measure_round(order, ops, scripts, tokens, key, args, run.database)
             finally:
                 harness._stop_server(floor)
+                harness._stop_server(run.server)
+                run.server = None
+            result["product"]["login_stall"] = stall_phase(run, cwd, scripts, args)
             rounds.append(result)
 
     measured = [name for name in ops if not args.only or name in args.only]
