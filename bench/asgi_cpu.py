@@ -37,7 +37,6 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import consent_states as cs
 import harness
 import versus_floor as vf
 
@@ -165,19 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     harness.stop_on_sigterm()
     run = harness.Run("asgi-cpu")
     rng = random.Random(1)
-    digest, text = vf.me_document()
     run.create_database()
     log = harness.RESULTS / f"asgi-cpu-{run.stamp}.log"
     with run.scope() as cwd:
-        cs.run_datarights(["migrate"], run.database, cwd)
-        seeded = asyncio.run(cs.seed(run.url, run.dsn, args.customers, 0, rng))
-        tokens = asyncio.run(vf.seed_sessions(run.dsn, seeded.customer_ids, args.sessions))
-        key = cs.create_partner(run.database, cwd)
-        cs.run_datarights(["documents", "load", str(vf.MANIFEST)], run.database, cwd)
-        id_sets = [rng.sample(seeded.customer_ids, cs.IDS_PER_CALL) for _ in range(2)]
-        emails = asyncio.run(vf.seed_logins(run.dsn, seeded.customer_ids))
-        positions = asyncio.run(vf.feed_positions(run.dsn, cs.PURPOSES, 2))
-        ops = vf.operations(digest, text, key, id_sets, positions, emails)
+        ops, tokens, key = vf.seed_small(run, cwd, args.customers, args.sessions, rng)
         environment = dict(os.environ)
         # The product logs as a served worker does, to its own file instead of a terminal.
         with log.open("w") as out, contextlib.redirect_stderr(out):

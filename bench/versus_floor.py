@@ -558,6 +558,24 @@ def operations(
     }
 
 
+def seed_small(
+    run: harness.Run, cwd: Path, customers: int, sessions: int, rng: random.Random
+) -> tuple[dict[str, Any], list[str], str]:
+    """A migrated database seeded for one operation at a time (``sample_profile.py``,
+    ``asgi_cpu.py``): customers, sessions, a partner and the trusted documents; returns the
+    operations (as :func:`operations`), the session tokens and the partner's key."""
+    digest, text = me_document()
+    cs.run_datarights(["migrate"], run.database, cwd)
+    seeded = asyncio.run(cs.seed(run.url, run.dsn, customers, 0, rng))
+    tokens = asyncio.run(seed_sessions(run.dsn, seeded.customer_ids, sessions))
+    key = cs.create_partner(run.database, cwd)
+    cs.run_datarights(["documents", "load", str(MANIFEST)], run.database, cwd)
+    id_sets = [rng.sample(seeded.customer_ids, cs.IDS_PER_CALL) for _ in range(2)]
+    emails = asyncio.run(seed_logins(run.dsn, seeded.customer_ids))
+    positions = asyncio.run(feed_positions(run.dsn, cs.PURPOSES, 2))
+    return operations(digest, text, key, id_sets, positions, emails), tokens, key
+
+
 # Also measured at light load (wrk -c1: one request at a time), for the p99 goal.
 LIGHT = ["consentStates 1,000 ids", "consentStates 1,000 ids (trusted)"]
 

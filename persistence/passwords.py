@@ -155,15 +155,16 @@ class Argon2PasswordHasher:
         once, and what a busy moment left free in glibc's heap) back to the system once no
         hash has run for QUIET_BEFORE_TRIM_SECONDS: while sign-ins keep coming it is reused
         (faulting it in again would cost a hash a third more CPU, docs/performance.md); when
-        they stop, the worker shrinks back. The trim runs on a hashing thread, at idle priority
-        when there is one, never on the event loop."""
+        they stop, the worker shrinks back. The trim runs on the normal-priority hashing thread,
+        never on the event loop, nor at idle priority: it holds the allocator's lock while it
+        works, and an idle thread preempted meanwhile would make every thread that allocates
+        wait for the CPU to fall idle."""
         if _malloc_trim is None:
             return
         if self._trim is not None:
             self._trim.cancel()
-        pool = self._idle_pool or self._pool
         self._trim = asyncio.get_running_loop().call_later(
-            QUIET_BEFORE_TRIM_SECONDS, pool.submit, _malloc_trim, 0
+            QUIET_BEFORE_TRIM_SECONDS, self._pool.submit, _malloc_trim, 0
         )
 
     async def _hashed(self, fn: Callable[..., T], *args: str) -> T:
