@@ -157,6 +157,7 @@ class HttpEdge:
         rid = new_request_id(_header(scope, b"x-request-id"))
         cors = self.cors
         origin = _header(scope, b"origin") if cors is not None else None
+        preflight = cors is not None and cors.is_preflight(scope, origin)
         id_token = request_id.set(rid)
         name_token = operation_name.set(None)
         outcome_token = graphql_outcome.set(None)
@@ -169,7 +170,7 @@ class HttpEdge:
                 started = True
                 status = message["status"]
                 headers = self._headers(scope, message.get("headers", ()), rid)
-                if cors is not None:
+                if cors is not None and not preflight:  # a preflight answer has its own
                     cors.add_headers(headers, origin)
                 message["headers"] = headers
             await send(message)
@@ -177,7 +178,8 @@ class HttpEdge:
         began = time.perf_counter()
         fault: Exception | None = None
         try:
-            if cors is not None and cors.is_preflight(scope, origin):
+            if preflight:
+                assert cors is not None
                 await cors.preflight(scope, receive, send_at_edge)
             else:
                 await self.app(scope, receive, send_at_edge)
