@@ -2,7 +2,7 @@
 
 Every signed-in request begins with one read (its session and customer). Through SQLAlchemy's
 pool, checking a connection out and back in costs two greenlet switches, the pool's events and
-its reset, which on a trusted `me` was about a fifth of the request's CPU; asyncpg's own pool,
+its reset, which on a trusted `me` was a tenth to a sixth of the request's CPU; asyncpg's pool,
 told that these connections keep no session state to reset, costs a fraction of that
 (docs/performance.md, ``bench/asgi_cpu.py``).
 
@@ -118,7 +118,13 @@ class ReadPool:
         # that arrive while it opens wait for the same one.
         if self._opening is None:
             self._opening = asyncio.ensure_future(self._create())
-        self._pool = await asyncio.shield(self._opening)
+        opening = self._opening
+        try:
+            self._pool = await asyncio.shield(opening)
+        except Exception:
+            if opening.done() and self._opening is opening:
+                self._opening = None  # the next read tries again
+            raise
         return self._pool
 
     async def _create(self) -> asyncpg.Pool:
