@@ -38,6 +38,7 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -600,13 +601,13 @@ def check_once(base_url: str, target: str, body: str, token: str | None) -> None
         raise RuntimeError(f"{target}: empty answer {response.text[:300]}")
 
 
+@dataclass(frozen=True)
 class Side:
     """One of the two servers of a round: its name, URL and process (the uvicorn supervisor)."""
 
-    def __init__(self, name: str, base_url: str, pid: int) -> None:
-        self.name = name
-        self.base_url = base_url
-        self.pid = pid
+    name: str
+    base_url: str
+    pid: int
 
 
 def measure_operation(

@@ -39,6 +39,14 @@ async def fetchrow(conn: AsyncConnection, sql: str, *args: Any) -> asyncpg.Recor
     return row
 
 
+def is_lost(error: BaseException, connection: asyncpg.Connection) -> bool:
+    """Whether a fault a statement raised on ``connection`` says the connection is gone, rather
+    than that the driver was misused (an InterfaceError while it is still open: ours)."""
+    if not isinstance(error, CONNECTION_FAULTS):
+        return False
+    return not (isinstance(error, asyncpg.InterfaceError) and not connection.is_closed())
+
+
 async def _run(conn: AsyncConnection, method: str, sql: str, args: tuple[Any, ...]) -> Any:
     sync = conn.sync_connection
     if sync is not None and not sync.invalidated:
@@ -51,8 +59,8 @@ async def _run(conn: AsyncConnection, method: str, sql: str, args: tuple[Any, ..
     try:
         return await getattr(driver, method)(sql, *args)
     except CONNECTION_FAULTS as error:
-        if isinstance(error, asyncpg.InterfaceError) and not driver.is_closed():
-            raise  # a misuse of the driver: a fault of ours, not the database's
+        if not is_lost(error, driver):
+            raise
         await conn.invalidate()
         raise exc.DisconnectionError("the connection to the database was lost") from error
 

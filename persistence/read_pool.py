@@ -26,7 +26,7 @@ from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persistence.database import Timeouts
-from persistence.driver import CONNECTION_FAULTS
+from persistence.driver import CONNECTION_FAULTS, is_lost
 
 # Connect arguments of SQLAlchemy's asyncpg adaptor that asyncpg itself does not take.
 _ADAPTOR_ONLY = (
@@ -104,8 +104,8 @@ class ReadPool:
                 await pool.expire_connections()
                 raise _Dropped from error
             except CONNECTION_FAULTS as error:
-                if isinstance(error, asyncpg.InterfaceError) and not connection.is_closed():
-                    raise  # a misuse of the driver: a fault of ours, not the database's
+                if not is_lost(error, connection):
+                    raise
                 await pool.expire_connections()
                 raise _Dropped from error
             finally:
