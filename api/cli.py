@@ -8,7 +8,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from api.cli_documents import add_document_commands
 from api.cli_erasures import add_erasure_commands
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("datarights")
 
+APP = "api.app:app_from_environment"
+
 
 def _migrate(settings: Settings) -> None:
     from persistence.migrate import upgrade
@@ -36,6 +38,7 @@ def serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from api import serving
     from api.logs import configure_logging
     from api.metrics import multiprocess_directory
     from persistence.migrate import pending
@@ -54,21 +57,24 @@ def serve(args: argparse.Namespace) -> int:
         _migrate(settings)
     # Several workers add up their metrics in one directory, named before they start.
     shared_metrics = multiprocess_directory() if args.workers > 1 else contextlib.nullcontext()
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": args.host,
+        "port": args.port,
+        "proxy_headers": False,  # the app reads X-Forwarded-For itself, from trusted proxies
+        "server_header": False,
+        "log_level": settings.log_level.lower(),
+        # Logging is ours (api/logs.py): uvicorn's lines go through it, and its access log,
+        # which would print query strings, gives way to our access event (api/http_edge.py).
+        "log_config": None,
+        "access_log": False,
+    }
     with shared_metrics:
-        uvicorn.run(
-            "api.app:app_from_environment",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            proxy_headers=False,  # the app reads X-Forwarded-For itself, from trusted proxies
-            server_header=False,
-            log_level=settings.log_level.lower(),
-            # Logging is ours (api/logs.py): uvicorn's lines go through it, and its access log,
-            # which would print query strings, gives way to our access event (api/http_edge.py).
-            log_config=None,
-            access_log=False,
-        )
+        if args.workers > 1 and serving.AVAILABLE:
+            # A socket for each worker: connections spread over them (api/serving.py).
+            config = uvicorn.Config(APP, workers=args.workers, **options)
+            return serving.serve(config, args.workers)
+        uvicorn.run(APP, workers=args.workers, **options)
     return 0
 
 
