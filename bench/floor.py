@@ -169,3 +169,33 @@ async def login(request: Request) -> Response:
     digest = hashlib.sha256(token.encode()).hexdigest()
     await request.app.state.pool.execute(SESSION_SQL, uuid.uuid4(), digest, row["id"])
     return _json({"data": {"login": {"token": token}}})
+
+
+def main() -> int:
+    """``python floor.py --host H --port P --workers N``: served as ``datarights serve`` serves
+    the product (api/serving.py: a socket for each worker), so that neither side's ratio
+    depends on how its connections happened to land on its workers."""
+    import argparse
+    import sys
+
+    import uvicorn
+
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from api import serving
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    options: dict[str, Any] = {"host": args.host, "port": args.port, "access_log": False}
+    options["log_level"] = "warning"
+    if args.workers > 1 and serving.AVAILABLE:
+        config = uvicorn.Config("floor:app", workers=args.workers, **options)
+        return serving.serve(config, args.workers)
+    uvicorn.run("floor:app", workers=args.workers, **options)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -4,22 +4,23 @@ Run on its own, never from the test suite::
 
     .venv/bin/python bench/versus_floor.py [--workers 2] [--duration 10] [--rounds 2]
 
-It creates a fresh PostgreSQL database (``harness.Run``), migrates it with ``datarights migrate``,
-seeds ``--customers`` customers with their consent states and ledger (``consent_states.seed``, by
-COPY), one session per customer for the first ``--sessions`` of them (random tokens; the table
-keeps their sha256 hex, as ``secret_hash`` does), a partner (``datarights partners create``) and
-the trusted `me` document (``datarights documents load bench/persisted-documents.json``). Then,
-``--rounds`` times, it serves the product (``datarights serve --workers N``) and the floor
-(``bench/floor.py`` under uvicorn with the same workers) side by side, and measures each
-operation with ``wrk -t1 -c32 -d<duration>s`` from a separate process on one, then at once on
-the other (the product first in odd rounds, the floor first in even ones; the idle server uses
-no CPU meanwhile): the machine's speed drifts over minutes, and the two phases of a ratio are
-seconds apart. Then both are stopped and the login stall is measured on a server of its own.
-Each operation's ``ratio_to_floor`` is the product's req/s over its floor's, both summed over
-the rounds. ``consentStates`` is also measured at light load (``wrk -c1``: one
-request at a time). Before any load, one response of each operation is checked; during the load
-a Lua ``response`` hook counts non-200 answers and answers that carry a non-empty ``errors``
-list (top-level, or a mutation payload's user errors).
+It creates a fresh PostgreSQL database (``harness.Run``), migrates it with ``datarights
+migrate``, seeds ``--customers`` customers with their consent states and ledger
+(``consent_states.seed``, by COPY), one session per customer for the first ``--sessions`` of
+them (random tokens; the table keeps their sha256 hex, as ``secret_hash`` does), a partner
+(``datarights partners create``) and the trusted `me` document (``datarights documents load
+bench/persisted-documents.json``). Then, ``--rounds`` times, it serves the product
+(``datarights serve --workers N``) and the floor (``bench/floor.py``, with the same workers
+served the same way: api/serving.py) side by side, and measures each operation with ``wrk -t1
+-c32 -d<duration>s`` from a separate process on one, then at once on the other (the product
+first in odd rounds, the floor first in even ones; the idle server uses no CPU meanwhile): the
+machine's speed drifts over minutes, and the two phases of a ratio are seconds apart. Then both
+are stopped and the login stall is measured on a server of its own. Each operation's
+``ratio_to_floor`` is the product's req/s over its floor's, both summed over the rounds.
+``consentStates`` is also measured at light load (``wrk -c1``: one request at a time). Before
+any load, one response of each operation is checked; during the load a Lua ``response`` hook
+counts non-200 answers and answers that carry a non-empty ``errors`` list (top-level, or a
+mutation payload's user errors).
 
 It writes ``bench/results/latest.json``, ``bench/results/latest.md`` (and ``latest.png`` if
 matplotlib is installed), and prints the table.
@@ -345,9 +346,9 @@ def login_stall(
     beside it (wrk -c10, each connection pausing a second between its logins).
 
     Run against a server of one worker (the goal is per worker): with two, each phase's few
-    connections land on the workers by chance (uvicorn's workers share one socket, and the
-    first to wake accepts every connection waiting), in one run all eight on one worker in one
-    phase and spread over both in the other, so the two phases would not be the same load."""
+    connections land on the workers by chance (by a hash of their addresses, api/serving.py;
+    before it, with one shared socket, in one run all eight on one worker in one phase and
+    spread over both in the other), so the two phases would not be the same load."""
     wait_idle(pid)
     waited = wait_machine_quiet()  # the phases before leave PostgreSQL busy for a while
     sessions_seen_now(database)
@@ -433,18 +434,16 @@ def wait_machine_quiet(limit_s: float = 60.0, busy_cores: float = 0.15) -> float
 def start_floor(database: str, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         process = subprocess.Popen(
+            # Served as the product is (api/serving.py), by floor.py's own main.
             [
-                str(Path(sys.executable).parent / "uvicorn"),
-                "floor:app",
+                sys.executable,
+                "floor.py",
                 "--host",
                 harness.HOST,
                 "--port",
                 str(port),
                 "--workers",
                 str(workers),
-                "--no-access-log",
-                "--log-level",
-                "warning",
             ],
             cwd=BENCH,
             env=os.environ | {"FLOOR_DSN": harness.database_dsn(database)},
@@ -603,7 +602,7 @@ def check_once(base_url: str, target: str, body: str, token: str | None) -> None
 
 @dataclass(frozen=True)
 class Side:
-    """One of the two servers of a round: its name, URL and process (the uvicorn supervisor)."""
+    """One of the two servers of a round: its name, URL and process (the supervisor)."""
 
     name: str
     base_url: str
@@ -716,7 +715,7 @@ LIGHT_P99_GOAL_MS = 50.0
 
 
 def workers_rss(by_pid: dict[str, int] | None) -> list[int]:
-    """The workers' RSS of a server's process tree: all but its first process (uvicorn's
+    """The workers' RSS of a server's process tree: all but its first process (the
     supervisor) and the small helper processes (multiprocessing's resource tracker)."""
     if not by_pid:
         return []
@@ -768,7 +767,7 @@ def summarise(rounds: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
 
 def spread(rounds: list[dict[str, Any]], names: list[str]) -> list[str]:
     """Per operation and round, each worker's share of the product's server CPU: whether the
-    connections spread. The first pid of a tree is the uvicorn supervisor; a process that did
+    connections spread. The first pid of a tree is the supervisor; a process that did
     next to nothing in every operation of the round (multiprocessing's resource tracker) is not
     a worker. A worker that sat idle through one operation shows as 0."""
     lines = []
