@@ -379,18 +379,26 @@ def login_stall(
 # --------------------------------------------------------------------------- servers
 
 
-def rss_per_process(root: int) -> dict[str, int]:
-    """VmRSS in MiB of ``root`` and its descendants (the first is the supervisor)."""
+def rss_per_process(root: int, field: str = "VmRSS") -> dict[str, int]:
+    """A memory figure of /proc/PID/status in MiB (VmRSS unless ``field`` names another) of
+    ``root`` and its descendants (the first is the supervisor)."""
     _, parents = harness._all_processes_cpu()
     out: dict[str, int] = {}
     for pid in sorted(harness._process_tree(root, parents)):
         try:
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+                if line.startswith(f"{field}:"):
                     out[str(pid)] = round(int(line.split()[1]) / 1024)
         except OSError:
             pass
     return out
+
+
+def rss_parts(root: int) -> str:
+    """Each process's RSS split as anonymous + file-backed + shared memory (MiB): what the
+    process allocated, against mapped files such as libraries and the metrics' files."""
+    anon, files, shmem = (rss_per_process(root, f) for f in ("RssAnon", "RssFile", "RssShmem"))
+    return ", ".join(f"{pid}: {anon[pid]}+{files.get(pid, 0)}+{shmem.get(pid, 0)}" for pid in anon)
 
 
 def wait_idle(root: int, limit_s: float = 120.0) -> float:
@@ -628,6 +636,7 @@ def measure_operation(
         # its argon2 memory, 19 MiB, for the next hash).
         out["rss_mib_before_logins"] = rss_per_process(side.pid)
         print(f"    {side.name:<8} RSS MiB by pid before logins {out['rss_mib_before_logins']}")
+        print(f"    {side.name:<8} anon+file+shmem MiB {rss_parts(side.pid)}")
     target, bodies = (p_target, p_bodies) if side.name == "product" else (f_target, f_bodies)
     check_once(side.base_url, target, bodies[0], auth_token(auth, tokens, key))
     script = scripts[(side.name, name)]
@@ -669,6 +678,7 @@ def measure_light(
         )
     out["rss_mib_by_pid"] = rss_per_process(side.pid)
     print(f"    {side.name:<8} RSS MiB by pid (first: supervisor) {out['rss_mib_by_pid']}")
+    print(f"    {side.name:<8} anon+file+shmem MiB {rss_parts(side.pid)}")
     sys.stdout.flush()
 
 
