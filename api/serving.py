@@ -41,6 +41,9 @@ AVAILABLE = sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 # a worker that crashes at once does not spin the supervisor.
 QUICK_DEATH_SECONDS = 5.0
 RESTART_PAUSE_SECONDS = 1.0
+# SIGHUP gives up on a replacement that has not begun to listen after this long (and keeps the
+# workers it has).
+REPLACEMENT_WAIT_SECONDS = 60.0
 
 _spawn = multiprocessing.get_context("spawn")
 
@@ -174,10 +177,11 @@ class Supervisor:
                 continue
             new = self._start(lane)
             # Both listen on the lane's socket a moment; the old one finishes what it has.
+            deadline = time.monotonic() + REPLACEMENT_WAIT_SECONDS
             while not new.started.wait(0.2):
-                if new.process.exitcode is not None:
-                    log.error("a replacement worker failed to start: keeping the old workers")
-                    new.process.join()
+                if new.process.exitcode is not None or time.monotonic() > deadline:
+                    log.error("a replacement worker did not start: keeping the old workers")
+                    self._stop(new)
                     return
             self._stop(old)
             self.workers[lane] = new
