@@ -2,9 +2,13 @@
 
 Every signed-in request begins with one read (its session and customer). Through SQLAlchemy's
 pool, checking a connection out and back in costs two greenlet switches, the pool's events and
-its reset, which on a trusted `me` was a tenth to a sixth of the request's CPU; asyncpg's pool,
-told that these connections keep no session state to reset, costs a fraction of that
-(docs/performance.md, ``bench/asgi_cpu.py``).
+its reset, which on a trusted `me` was a tenth to a sixth of the request's CPU. asyncpg's own
+pool costs less, but still a task and a timeout for every connection given back (its release
+runs under ``asyncio.shield``, then its reset under a timeout) and a queue for every one taken:
+110 us of CPU a read against a bare connection's 156 (docs/performance.md, row 26). These
+connections run one SELECT outside a transaction and keep no session state, so the pool here
+is a list: a read takes the connection used last, and gives it back, or to the read that has
+waited longest, when it is done.
 
 It connects exactly as the engine does (the same URL and connect arguments, the same connect
 and statement timeouts), opens connections as needed up to its size, and keeps them. It keeps
@@ -13,12 +17,15 @@ pool timeout for a connection, and a connection that the server dropped is never
 A read that finds its connection dropped is tried once more on a new one, after every
 connection opened before it has been marked for replacement (a restarted server dropped them
 all): a read changes nothing, so trying again is safe, and costs nothing while all is well.
+A connection whose read ended in anything but a row or the server's own error (a statement
+timeout, a cancelled request, a fault) is closed rather than reused: its state is unknown.
 What it cannot do in time, or at all, it raises as the engine would, so the same request is
 refused as SERVICE_UNAVAILABLE."""
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from typing import Any
 
 import asyncpg
@@ -26,7 +33,7 @@ from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persistence.database import Timeouts
-from persistence.driver import CONNECTION_FAULTS, is_lost
+from persistence.driver import is_lost
 
 # Connect arguments of SQLAlchemy's asyncpg adaptor that asyncpg itself does not take.
 _ADAPTOR_ONLY = (
@@ -36,15 +43,12 @@ _ADAPTOR_ONLY = (
 )
 
 
+# A connection and the generation it was opened in.
+_Held = tuple[asyncpg.Connection, int]
+
+
 class _Dropped(Exception):
     """The connection was lost under a read (its cause says how)."""
-
-
-async def _nothing_to_reset(_connection: asyncpg.Connection) -> None:
-    # These connections only ever run one SELECT outside a transaction: no session state, no
-    # LISTEN, no advisory lock to undo (asyncpg still rolls back a transaction left open).
-    # asyncpg's default reset would be one more round trip for every read.
-    return None
 
 
 class ReadPool:
@@ -61,84 +65,135 @@ class ReadPool:
         }
         self.size = size
         self._wait = timeouts.pool
-        self._claimed = 0  # reads holding or waiting for a connection
-        self._pool: asyncpg.Pool | None = None
-        self._opening: asyncio.Task[asyncpg.Pool] | None = None
+        # Each connection goes with the generation it was opened in: a lost connection, or a
+        # close, begins a new one, and an older connection is closed instead of reused.
+        self._generation = 0
+        self._idle: list[_Held] = []  # the one used last at the end
+        # Slots: connections open, being opened, in use, or promised to a waiting read.
+        self._slots = 0
+        # Reads waiting for a connection, longest first; each is given one, or None: a slot
+        # is free and it opens a connection of its own.
+        self._waiters: deque[asyncio.Future[_Held | None]] = deque()
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
         """The first row of ``sql`` (``$1``-style parameters), or None."""
-        pool = self._pool or await self._open()
         try:
-            row: asyncpg.Record | None = await self._read(pool, sql, args)
+            row: asyncpg.Record | None = await self._read(sql, args)
             return row
         except _Dropped:
             pass  # tried again below, outside this handler: its failure is its own
         try:
-            row = await self._read(pool, sql, args)
+            row = await self._read(sql, args)
             return row
         except _Dropped as dropped:
             raise exc.DisconnectionError("the connection to the database was lost") from (
                 dropped.__cause__
             )
 
-    async def _read(self, pool: asyncpg.Pool, sql: str, args: tuple[Any, ...]) -> Any:
-        # Waiting for a free connection, or for a new one, ends after the pool timeout with
-        # TimeoutError; a server that refuses connections raises OSError at once. While fewer
-        # reads than the pool's size hold or wait for a connection, one is free or may be
-        # opened (within the connect timeout): no timeout, which costs asyncpg a task a read.
-        self._claimed += 1
+    async def _read(self, sql: str, args: tuple[Any, ...]) -> Any:
+        held = await self._take()
+        connection = held[0]
         try:
-            if self._claimed <= self.size:
-                connection = await pool.acquire()
-            else:
-                connection = await pool.acquire(timeout=self._wait)
-            try:
-                return await connection.fetchrow(sql, *args)
-            except TimeoutError:
-                raise  # the statement timeout (an OSError too): the connection is still there
-            except asyncpg.InternalClientError as error:
-                # The server's goodbye (FATAL, e.g. terminating connection) arrived on an idle
-                # connection just before its end did: the protocol waits for a ReadyForQuery
-                # that will never come. The connection is of no further use.
-                connection.terminate()
-                await pool.expire_connections()
+            row = await connection.fetchrow(sql, *args)
+        except asyncpg.PostgresError as error:
+            if isinstance(error, asyncpg.PostgresConnectionError) or connection.is_closed():
+                # (the server's FATAL goodbye, e.g. an administrator's termination)
+                self._discard(held)
+                self._expire()
                 raise _Dropped from error
-            except CONNECTION_FAULTS as error:
-                if not is_lost(error, connection):
-                    raise
-                await pool.expire_connections()
-                raise _Dropped from error
-            finally:
-                await pool.release(connection)
-        finally:
-            self._claimed -= 1
-
-    async def _open(self) -> asyncpg.Pool:
-        # Opened in the event loop that first reads (asyncpg binds a pool to its loop); reads
-        # that arrive while it opens wait for the same one.
-        if self._opening is None:
-            self._opening = asyncio.ensure_future(self._create())
-        opening = self._opening
-        try:
-            self._pool = await asyncio.shield(opening)
-        except Exception:
-            if opening.done() and self._opening is opening:
-                self._opening = None  # the next read tries again
+            self._give(held)  # the server's own answer (a bad statement): the connection is fine
             raise
-        return self._pool
+        except BaseException as error:
+            # A statement timeout (asyncpg has asked the server to cancel it), a cancelled
+            # request, a fault: what the connection is in the middle of is unknown.
+            self._discard(held)
+            if isinstance(error, TimeoutError):
+                raise  # the statement timeout (an OSError too): not a lost connection
+            if isinstance(error, asyncpg.InternalClientError) or is_lost(error, connection):
+                # (InternalClientError: the server's goodbye, e.g. terminating connection,
+                # arrived on an idle connection just before its end did.)
+                self._expire()
+                raise _Dropped from error
+            raise
+        self._give(held)
+        return row
 
-    async def _create(self) -> asyncpg.Pool:
-        pool: asyncpg.Pool = await asyncpg.create_pool(
-            min_size=0,
-            max_size=self.size,
-            reset=_nothing_to_reset,
-            **self._connect,
-        )
-        return pool
+    async def _take(self) -> _Held:
+        while self._idle:
+            held = self._idle.pop()
+            if not held[0].is_closed():
+                return held
+            self._discard(held)  # the server closed it while it was idle
+        if self._slots < self.size:
+            self._slots += 1
+            return await self._open()
+        # Every connection is busy: wait for one, at most the pool timeout.
+        waiter: asyncio.Future[_Held | None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout(self._wait):
+                given = await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                # Given a connection or a slot just as the wait ended: passed on.
+                if (late := waiter.result()) is not None:
+                    self._give(late)
+                else:
+                    self._free_slot()
+            else:
+                self._waiters.remove(waiter)
+            raise
+        return given if given is not None else await self._open()
+
+    async def _open(self) -> _Held:
+        """A new connection, in a slot already counted."""
+        try:
+            connection = await asyncpg.connect(**self._connect)
+        except BaseException:
+            self._free_slot()
+            raise
+        return connection, self._generation
+
+    def _give(self, held: _Held) -> None:
+        if held[1] != self._generation or held[0].is_closed():
+            self._discard(held)
+            return
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(held)
+                return
+        self._idle.append(held)
+
+    def _discard(self, held: _Held) -> None:
+        held[0].terminate()
+        self._free_slot()
+
+    def _free_slot(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot passes to it
+                return
+        self._slots -= 1
+
+    def _expire(self) -> None:
+        """Every connection opened so far is closed instead of reused: the idle ones now, the
+        busy ones when their reads end."""
+        self._generation += 1
+        idle, self._idle = self._idle, []
+        for held in idle:
+            self._discard(held)
 
     async def close(self) -> None:
-        """Closes every connection; a read after this opens the pool again."""
-        opening, self._opening, self._pool = self._opening, None, None
-        if opening is not None:
-            pool = await opening
-            await pool.close()
+        """Closes every idle connection (a busy one is closed when its read ends); a read after
+        this opens new ones."""
+        self._generation += 1
+        idle, self._idle = self._idle, []
+        for connection, _ in idle:
+            try:
+                await connection.close(timeout=2)
+            except Exception:
+                connection.terminate()
+            finally:
+                self._free_slot()

@@ -224,3 +224,74 @@ async def test_a_url_that_turns_statement_caching_off_turns_it_off_here_too(
     finally:
         await pool.close()
         await configured.dispose()
+
+
+async def test_a_read_the_server_refuses_keeps_its_connection(engine: AsyncEngine) -> None:
+    pool = ReadPool(engine, 1, TIMEOUTS)
+    try:
+        first = await pid_of_a_read(pool)
+        # when the server answers a read with an error of its own
+        with pytest.raises(asyncpg.UndefinedTableError):
+            await pool.fetchrow("SELECT * FROM no_such_table")
+        # then the connection is fine, and the next read has it
+        assert await pid_of_a_read(pool) == first
+    finally:
+        await pool.close()
+
+
+@pytest.mark.parametrize("ending", ["statement timeout", "cancelled"])
+async def test_a_read_cut_short_closes_its_connection_and_frees_its_place(
+    engine: AsyncEngine, ending: str
+) -> None:
+    # given a pool of one connection, so that a place not given back would show at once
+    pool = ReadPool(engine, 1, TIMEOUTS)
+    try:
+        first = await pid_of_a_read(pool)
+        # when a read ends before its answer: the statement timeout (2 s), or its request
+        # cancelled (a client gone)
+        if ending == "statement timeout":
+            with pytest.raises(TimeoutError):
+                await pool.fetchrow("SELECT pg_sleep(5)")
+        else:
+            reading = asyncio.create_task(pool.fetchrow("SELECT pg_sleep(5)"))
+            await busy_backend(engine)
+            reading.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await reading
+        # then the next read runs at once on a new connection (what the old one was in the
+        # middle of is unknown), and the old one is gone from the server
+        started = asyncio.get_running_loop().time()
+        second = await pid_of_a_read(pool)
+        assert asyncio.get_running_loop().time() - started < TIMEOUTS.pool
+        assert second != first
+        deadline = asyncio.get_running_loop().time() + 5
+        while first in await backend_pids(engine):
+            assert asyncio.get_running_loop().time() < deadline, "the old connection stayed"
+            await asyncio.sleep(0.05)
+    finally:
+        await pool.close()
+
+
+async def test_reads_waiting_for_a_connection_are_served_in_turn_and_none_left_waiting(
+    engine: AsyncEngine,
+) -> None:
+    pool = ReadPool(engine, 2, Timeouts(connect=2.0, statement=2.0, pool=5.0))
+    try:
+        # when twenty reads come at once for two connections, some failing (a bad statement)
+        # and some cut short (cancelled)
+        reads = [
+            asyncio.create_task(pool.fetchrow("SELECT * FROM no_such_table" if n % 5 == 0 else PID))
+            for n in range(20)
+        ]
+        reads[3].cancel()
+        reads[7].cancel()
+        done = await asyncio.gather(*reads, return_exceptions=True)
+        # then every other read is answered, on at most two connections
+        answered = [r for r in done if isinstance(r, asyncpg.Record)]
+        assert len(answered) == 14
+        assert len({row["pid"] for row in answered}) <= 2
+        assert len(await backend_pids(engine)) <= 2
+        # and the pool still serves
+        await pid_of_a_read(pool)
+    finally:
+        await pool.close()
