@@ -5,10 +5,11 @@ pool, checking a connection out and back in costs two greenlet switches, the poo
 its reset, which on a trusted `me` was a tenth to a sixth of the request's CPU. asyncpg's own
 pool costs less, but still a task and a timeout for every connection given back (its release
 runs under ``asyncio.shield``, then its reset under a timeout) and a queue for every one taken:
-110 us of CPU a read against a bare connection's 156 (docs/performance.md, row 26). These
-connections run one SELECT outside a transaction and keep no session state, so the pool here
-is a list: a read takes the connection used last, and gives it back, or to the read that has
-waited longest, when it is done.
+about 100 us of CPU a read more than a bare connection, where this pool costs 15
+(``bench/read_pool_cpu.py``; docs/performance.md, row 26). These connections run one SELECT
+outside a transaction and keep no session state, so the pool here is a list: a read takes the
+connection used last, and gives it back, or to the read that has waited longest, when it is
+done.
 
 It connects exactly as the engine does (the same URL and connect arguments, the same connect
 and statement timeouts), opens connections as needed up to its size, and keeps them. It keeps
@@ -140,7 +141,7 @@ class ReadPool:
                     self._give(late)
                 else:
                     self._free_slot()
-            else:
+            elif waiter in self._waiters:  # (a read giving one back may have passed it by)
                 self._waiters.remove(waiter)
             raise
         return given if given is not None else await self._open()
