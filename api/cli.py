@@ -36,8 +36,6 @@ def _migrate(settings: Settings) -> None:
 def serve(args: argparse.Namespace) -> int:
     import contextlib
 
-    import uvicorn
-
     from api import serving
     from api.logs import configure_logging
     from api.metrics import multiprocess_directory
@@ -70,12 +68,8 @@ def serve(args: argparse.Namespace) -> int:
         "access_log": False,
     }
     with shared_metrics:
-        if args.workers > 1 and serving.AVAILABLE:
-            # A socket for each worker: connections spread over them (api/serving.py).
-            config = uvicorn.Config(APP, workers=args.workers, **options)
-            return serving.serve(config, args.workers)
-        uvicorn.run(APP, workers=args.workers, **options)
-    return 0
+        # With several workers, a socket for each: connections spread over them.
+        return serving.run(APP, args.workers, **options)
 
 
 def worker(args: argparse.Namespace) -> int:

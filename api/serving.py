@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass
 from multiprocessing.context import SpawnProcess
 from multiprocessing.synchronize import Event
+from typing import Any
 
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
@@ -218,3 +219,13 @@ def serve(config: uvicorn.Config, workers: int) -> int:
         log.error("cannot listen on %s:%s: %s", config.host, config.port, error)
         return STARTUP_FAILURE
     return Supervisor(config, sockets).run()
+
+
+def run(app: str, workers: int, **options: Any) -> int:
+    """Serves ``app`` (an import string) as uvicorn.run would with ``options``: with several
+    workers on Linux, a socket each (:func:`serve`); otherwise uvicorn's own way. The exit
+    code."""
+    if workers > 1 and AVAILABLE:
+        return serve(uvicorn.Config(app, workers=workers, **options), workers)
+    uvicorn.run(app, workers=workers, **options)
+    return 0

@@ -178,8 +178,6 @@ def main() -> int:
     import argparse
     import sys
 
-    import uvicorn
-
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from api import serving
 
@@ -188,13 +186,14 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
-    options: dict[str, Any] = {"host": args.host, "port": args.port, "access_log": False}
-    options["log_level"] = "warning"
-    if args.workers > 1 and serving.AVAILABLE:
-        config = uvicorn.Config("floor:app", workers=args.workers, **options)
-        return serving.serve(config, args.workers)
-    uvicorn.run("floor:app", workers=args.workers, **options)
-    return 0
+    return serving.run(
+        "floor:app",
+        args.workers,
+        host=args.host,
+        port=args.port,
+        access_log=False,
+        log_level="warning",
+    )
 
 
 if __name__ == "__main__":
