@@ -17,7 +17,7 @@ import pytest
 from api.metrics import MULTIPROCESS_ENV, forget_dead_workers, multiprocess_directory
 from persistence.database import create_engine
 from tests.api.test_metrics import parse, value
-from tests.api.test_served_process import ROOT, free_port
+from tests.api.test_served_process import free_port, start_serve
 
 LIVE_GAUGE = re.compile(r"gauge_livesum_(\d+)\.db")
 
@@ -30,21 +30,11 @@ def two_workers(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     shared.mkdir()
     (shared / "counter_1.db").write_bytes(b"a previous run's file, unreadable now")
     port = free_port()
-    log = tmp_path / "serve.log"
     env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
         "DATARIGHTS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'workers.db'}",
         "PROMETHEUS_MULTIPROC_DIR": str(shared),
     }
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "2"],
-            cwd=tmp_path,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    process, log = start_serve(tmp_path, port, env, "--workers", "2")
     try:
         deadline = time.monotonic() + 40
         base = f"http://127.0.0.1:{port}"

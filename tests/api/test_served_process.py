@@ -26,25 +26,33 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def start_serve(
+    folder: Path, port: int, env: dict[str, str], *options: str
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """``datarights serve`` on ``port`` (this checkout's code) started in ``folder``, with
+    ``env`` over this process's environment; its output in ``folder/serve.log``."""
+    log = folder / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve", "--port", str(port), *options],
+            cwd=folder,
+            env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return process, log
+
+
 @pytest.fixture
 def served(database_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """The service on a free port, its output in a file; stopped after the test."""
     port = free_port()
-    log = tmp_path / "serve.log"
     env = {
-        **os.environ,
         "DATARIGHTS_DATABASE_URL": database_url,
         "DATARIGHTS_ARGON2_MEMORY_KIB": "8",
         "DATARIGHTS_ARGON2_TIME_COST": "1",
     }
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
-            cwd=tmp_path,
-            env={**env, "PYTHONPATH": str(ROOT)},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    process, log = start_serve(tmp_path, port, env)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

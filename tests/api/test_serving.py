@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from api import serving
-from tests.api.test_served_process import ROOT, free_port
+from tests.api.test_served_process import ROOT, free_port, start_serve
 
 pytestmark = pytest.mark.skipif(not serving.AVAILABLE, reason="SO_REUSEPORT spreads on Linux")
 
@@ -41,8 +41,8 @@ class Served:
                 for conn in child.net_connections(kind="tcp"):
                     if conn.status == psutil.CONN_LISTEN and conn.laddr.port == self.port:
                         listening[child.pid] = _inode(child.pid, conn.fd)
-            except psutil.NoSuchProcess:
-                continue
+            except (psutil.NoSuchProcess, FileNotFoundError):
+                continue  # a worker that has just stopped (a SIGHUP's predecessor)
         return listening
 
     def connections_by_worker(self) -> Counter[int]:
@@ -88,16 +88,8 @@ def two_workers(tmp_path: Path) -> Iterator[Served]:
     """Two workers (the database does not matter here: SQLite, migrated by serve)."""
     port = free_port()
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'serving.db'}"
-    log = tmp_path / "serve.log"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DATARIGHTS_DATABASE_URL": database_url}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "2"],
-            cwd=tmp_path,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    env = {"DATARIGHTS_DATABASE_URL": database_url}
+    process, log = start_serve(tmp_path, port, env, "--workers", "2")
     served = Served(process, port, log)
     try:
         served.wait_for_workers(2)
