@@ -48,6 +48,20 @@ _ADAPTOR_ONLY = (
 _Held = tuple[asyncpg.Connection, int]
 
 
+def _lost(error: BaseException, connection: asyncpg.Connection) -> bool:
+    """Whether a read's error says its connection is gone."""
+    if isinstance(error, TimeoutError):
+        return False  # the statement timeout (an OSError too): the connection is still there
+    return (
+        # The server's goodbye (FATAL, e.g. terminating connection) arrived on an idle
+        # connection just before its end did: the protocol waits for what will never come.
+        isinstance(error, asyncpg.InternalClientError)
+        or is_lost(error, connection)
+        # The server's FATAL goodbye as an error, e.g. an administrator's termination.
+        or (isinstance(error, asyncpg.PostgresError) and connection.is_closed())
+    )
+
+
 class _Dropped(Exception):
     """The connection was lost under a read (its cause says how)."""
 
@@ -96,23 +110,15 @@ class ReadPool:
         connection = held[0]
         try:
             row = await connection.fetchrow(sql, *args)
-        except asyncpg.PostgresError as error:
-            if isinstance(error, asyncpg.PostgresConnectionError) or connection.is_closed():
-                # (the server's FATAL goodbye, e.g. an administrator's termination)
-                self._discard(held)
-                self._expire()
-                raise _Dropped from error
-            self._give(held)  # the server's own answer (a bad statement): the connection is fine
-            raise
         except BaseException as error:
-            # A statement timeout (asyncpg has asked the server to cancel it), a cancelled
-            # request, a fault: what the connection is in the middle of is unknown.
+            lost = _lost(error, connection)
+            if isinstance(error, asyncpg.PostgresError) and not lost:
+                self._give(held)  # the server's own answer (a bad statement): it is fine
+                raise
+            # Lost, or a statement timeout (asyncpg has asked the server to cancel it), a
+            # cancelled request, a fault: what the connection is in the middle of is unknown.
             self._discard(held)
-            if isinstance(error, TimeoutError):
-                raise  # the statement timeout (an OSError too): not a lost connection
-            if isinstance(error, asyncpg.InternalClientError) or is_lost(error, connection):
-                # (InternalClientError: the server's goodbye, e.g. terminating connection,
-                # arrived on an idle connection just before its end did.)
+            if lost:
                 self._expire()
                 raise _Dropped from error
             raise
