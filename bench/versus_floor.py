@@ -379,26 +379,43 @@ def login_stall(
 # --------------------------------------------------------------------------- servers
 
 
-def rss_per_process(root: int, field: str = "VmRSS") -> dict[str, int]:
-    """A memory figure of /proc/PID/status in MiB (VmRSS unless ``field`` names another) of
-    ``root`` and its descendants (the first is the supervisor)."""
+_MEMORY_FIELDS = ("VmRSS", "RssAnon", "RssFile", "RssShmem")
+
+
+def memory_per_process(root: int) -> dict[str, dict[str, int]]:
+    """The RSS of ``root`` and its descendants (the first is the supervisor) in MiB, and its
+    parts (anonymous, file-backed, shared memory), by pid, from one read of each
+    /proc/PID/status."""
     _, parents = harness._all_processes_cpu()
-    out: dict[str, int] = {}
+    out: dict[str, dict[str, int]] = {}
     for pid in sorted(harness._process_tree(root, parents)):
         try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith(f"{field}:"):
-                    out[str(pid)] = round(int(line.split()[1]) / 1024)
+            lines = Path(f"/proc/{pid}/status").read_text().splitlines()
         except OSError:
-            pass
+            continue
+        fields = (line.split() for line in lines)
+        out[str(pid)] = {
+            f[0][:-1]: round(int(f[1]) / 1024) for f in fields if f and f[0][:-1] in _MEMORY_FIELDS
+        }
     return out
 
 
-def rss_parts(root: int) -> str:
-    """Each process's RSS split as anonymous + file-backed + shared memory (MiB): what the
-    process allocated, against mapped files such as libraries and the metrics' files."""
-    anon, files, shmem = (rss_per_process(root, f) for f in ("RssAnon", "RssFile", "RssShmem"))
-    return ", ".join(f"{pid}: {anon[pid]}+{files.get(pid, 0)}+{shmem.get(pid, 0)}" for pid in anon)
+def rss_per_process(root: int) -> dict[str, int]:
+    """VmRSS in MiB of ``root`` and its descendants (the first is the supervisor)."""
+    return {pid: m.get("VmRSS", 0) for pid, m in memory_per_process(root).items()}
+
+
+def record_rss(side: Side, out: dict[str, Any], key: str, when: str) -> None:
+    """The side's RSS by pid into ``out[key]``, printed with its parts (what the process
+    allocated, against mapped files such as libraries)."""
+    memory = memory_per_process(side.pid)
+    out[key] = {pid: m.get("VmRSS", 0) for pid, m in memory.items()}
+    parts = ", ".join(
+        f"{pid}: {m.get('RssAnon', 0)}+{m.get('RssFile', 0)}+{m.get('RssShmem', 0)}"
+        for pid, m in memory.items()
+    )
+    print(f"    {side.name:<8} RSS MiB by pid {when} {out[key]}")
+    print(f"    {side.name:<8} anon+file+shmem MiB {parts}")
 
 
 def wait_idle(root: int, limit_s: float = 120.0) -> float:
@@ -634,9 +651,7 @@ def measure_operation(
     if auth == "none" and "rss_mib_before_logins" not in out:
         # Before the first sign-in: what reads alone leave (each hashing thread then keeps
         # its argon2 memory, 19 MiB, for the next hash).
-        out["rss_mib_before_logins"] = rss_per_process(side.pid)
-        print(f"    {side.name:<8} RSS MiB by pid before logins {out['rss_mib_before_logins']}")
-        print(f"    {side.name:<8} anon+file+shmem MiB {rss_parts(side.pid)}")
+        record_rss(side, out, "rss_mib_before_logins", "before logins")
     target, bodies = (p_target, p_bodies) if side.name == "product" else (f_target, f_bodies)
     check_once(side.base_url, target, bodies[0], auth_token(auth, tokens, key))
     script = scripts[(side.name, name)]
@@ -676,9 +691,7 @@ def measure_light(
             f"    {side.name:<8} {name + ', -c1':<24} {light['req_s']:>8.1f} req/s  "
             f"p50 {light['p50_ms']:.1f} ms  p99 {light['p99_ms']:.1f} ms"
         )
-    out["rss_mib_by_pid"] = rss_per_process(side.pid)
-    print(f"    {side.name:<8} RSS MiB by pid (first: supervisor) {out['rss_mib_by_pid']}")
-    print(f"    {side.name:<8} anon+file+shmem MiB {rss_parts(side.pid)}")
+    record_rss(side, out, "rss_mib_by_pid", "(first: supervisor)")
     sys.stdout.flush()
 
 
