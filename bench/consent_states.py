@@ -582,9 +582,9 @@ def create_partner(database: str, cwd: Path) -> str:
 
 @contextmanager
 def counted_statements(engine: Any) -> Iterator[list[tuple[str, Any, str]]]:
-    """Every statement sent through ``engine`` inside the block, with its parameters and whether
-    SQLAlchemy took its compiled form from its cache ("cached since ...") or compiled it
-    ("generated in <seconds>")."""
+    """Every statement sent through ``engine`` inside the block, or straight to asyncpg, with its
+    parameters and whether SQLAlchemy took its compiled form from its cache ("cached since ...")
+    or compiled it ("generated in <seconds>")."""
     from sqlalchemy import event
 
     statements: list[tuple[str, Any, str]] = []
@@ -598,17 +598,28 @@ def counted_statements(engine: Any) -> Iterator[list[tuple[str, Any, str]]]:
             cache = "unknown"
         statements.append((statement, parameters, cache))
 
+    # The hottest reads skip SQLAlchemy and go straight to asyncpg (persistence/driver.py).
+    from persistence import driver
+
+    straight = driver._run
+
+    async def run_straight(conn: Any, method: str, sql: str, args: tuple[Any, ...]) -> Any:
+        statements.append((sql, args, "straight to asyncpg"))
+        return await straight(conn, method, sql, args)
+
     event.listen(engine.sync_engine, "before_cursor_execute", count)
+    driver._run = run_straight
     try:
         yield statements
     finally:
+        driver._run = straight
         event.remove(engine.sync_engine, "before_cursor_execute", count)
 
 
 def statement_kind(statement: str) -> str:
     """A short name for a statement of the consentStates call."""
     flat = " ".join(statement.split())
-    if "FROM consent_states" in flat:
+    if flat.startswith("SELECT") and " consent_states " in flat:
         return "SELECT consent_states"
     match = re.match(r"(INSERT INTO|UPDATE|DELETE FROM) (\w+)", flat)
     if match:
@@ -805,7 +816,9 @@ async def in_process(
                 counts[label] = {
                     "statements": len(statements),
                     "reading_consent_states": sum(
-                        1 for s, _, _ in statements if "FROM consent_states" in s
+                        1
+                        for s, _, _ in statements
+                        if statement_kind(s) == "SELECT consent_states"
                     ),
                     "kinds": [statement_kind(s) for s, _, _ in statements],
                     "bind_parameters": [len(p) if p else 0 for _, p, _ in statements],
