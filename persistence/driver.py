@@ -71,4 +71,6 @@ def as_uuid(value: Any) -> uuid.UUID:
 
 
 def as_utc(value: datetime) -> datetime:
+    if value.tzinfo is UTC:  # as asyncpg gives a timestamptz
+        return value
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -207,7 +207,8 @@ async def test_a_partner_poll_by_trusted_document_answers_as_its_text_does(
         return data(self, answers)
 
     monkeypatch.setattr(PreparedConsentStates, "data", counted)
-    ids = [customer["id"], str(uuid.uuid4()), "not-a-uuid"]
+    # the same customer twice (once in capitals), an unknown one, and no id at all
+    ids = [customer["id"], str(uuid.uuid4()), "not-a-uuid", customer["id"].upper()]
     answered = [
         (STATES_FULL, {"ids": ids}),
         (STATES_FULL, {"ids": ids, "purposes": ["PARTNER_OFFERS", "PARTNER_OFFERS"]}),
@@ -239,10 +240,11 @@ async def test_a_partner_poll_by_trusted_document_answers_as_its_text_does(
     with counted_statements(engine, data_only=True) as seen:
         poll = await client.by_id(STATES_FULL, partner_key, variables={"ids": ids})
     states = poll.json()["data"]["consentStates"]
-    offers = next(s for s in states if s["purpose"] == "PARTNER_OFFERS")
-    assert offers["customerId"] == customer["id"]
-    assert offers["granted"] is True
-    assert offers["when"] is not None
+    offers = [s for s in states if s["purpose"] == "PARTNER_OFFERS"]
+    assert [s["customerId"] for s in offers] == ids
+    assert [s["granted"] for s in offers] == [True, False, False, True]
+    assert offers[0]["when"] is not None
+    assert offers[0]["when"] == offers[3]["when"]
     assert len(seen) == 4, seen
 
 
