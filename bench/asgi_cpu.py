@@ -167,7 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     run.create_database()
     log = harness.RESULTS / f"asgi-cpu-{run.stamp}.log"
     with run.scope() as cwd:
-        ops, tokens, key = vf.seed_small(run, cwd, args.customers, args.sessions, rng)
+        ops, tokens, key = vf.seed_small(
+            run, cwd, args.customers, args.sessions, rng, vf.overrides(args.set)
+        )
         environment = dict(os.environ)
         # The product logs as a served worker does, to its own file instead of a terminal.
         with log.open("w") as out, contextlib.redirect_stderr(out):

@@ -816,9 +816,7 @@ async def in_process(
                 counts[label] = {
                     "statements": len(statements),
                     "reading_consent_states": sum(
-                        1
-                        for s, _, _ in statements
-                        if statement_kind(s) == "SELECT consent_states"
+                        1 for s, _, _ in statements if statement_kind(s) == "SELECT consent_states"
                     ),
                     "kinds": [statement_kind(s) for s, _, _ in statements],
                     "bind_parameters": [len(p) if p else 0 for _, p, _ in statements],

@@ -87,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     run.create_database()
     stacks = harness.RESULTS / f"profile-{run.stamp}.txt"
     with run.scope() as cwd:
-        ops, tokens, key = vf.seed_small(run, cwd, args.customers, args.sessions, rng)
+        ops, tokens, key = vf.seed_small(
+            run, cwd, args.customers, args.sessions, rng, vf.overrides(args.set)
+        )
         target, bodies, _, _, auth = ops[args.operation]
         script = cwd / "load.lua"
         auth_tokens = tokens if auth == "sessions" else [key] if auth == "key" else []

@@ -127,10 +127,18 @@ LOGIN_ACCOUNTS = 200  # customers given a real argon2id hash, for the login meas
 LOGIN_PASSWORD = "correct horse battery staple 7"
 
 
-async def seed_logins(dsn: str, customer_ids: list[str]) -> list[str]:
-    """A real argon2id hash (the product's default parameters) of LOGIN_PASSWORD for the first
-    LOGIN_ACCOUNTS customers; returns their e-mail addresses."""
-    hashed = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1).hash(LOGIN_PASSWORD)
+async def seed_logins(
+    dsn: str, customer_ids: list[str], settings: dict[str, str] | None = None
+) -> list[str]:
+    """A real argon2id hash of LOGIN_PASSWORD for the first LOGIN_ACCOUNTS customers, with the
+    product's default parameters or those ``settings`` (``--set``) give the server, so that a
+    sign-in verifies with them and has nothing to rehash; returns their e-mail addresses."""
+    given = settings or {}
+    hashed = PasswordHasher(
+        time_cost=int(given.get("DATARIGHTS_ARGON2_TIME_COST", 2)),
+        memory_cost=int(given.get("DATARIGHTS_ARGON2_MEMORY_KIB", 19_456)),
+        parallelism=int(given.get("DATARIGHTS_ARGON2_PARALLELISM", 1)),
+    ).hash(LOGIN_PASSWORD)
     ids = [uuid.UUID(i) for i in customer_ids[:LOGIN_ACCOUNTS]]
     connection = await asyncpg.connect(dsn)
     try:
@@ -584,7 +592,12 @@ def operations(
 
 
 def seed_small(
-    run: harness.Run, cwd: Path, customers: int, sessions: int, rng: random.Random
+    run: harness.Run,
+    cwd: Path,
+    customers: int,
+    sessions: int,
+    rng: random.Random,
+    settings: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any], list[str], str]:
     """A migrated database seeded for one operation at a time (``sample_profile.py``,
     ``asgi_cpu.py``): customers, sessions, a partner and the trusted documents; returns the
@@ -596,7 +609,7 @@ def seed_small(
     key = cs.create_partner(run.database, cwd)
     cs.run_datarights(["documents", "load", str(MANIFEST)], run.database, cwd)
     id_sets = [rng.sample(seeded.customer_ids, cs.IDS_PER_CALL) for _ in range(2)]
-    emails = asyncio.run(seed_logins(run.dsn, seeded.customer_ids))
+    emails = asyncio.run(seed_logins(run.dsn, seeded.customer_ids, settings))
     positions = asyncio.run(feed_positions(run.dsn, cs.PURPOSES, 2))
     return operations(digest, text, key, id_sets, positions, emails), tokens, key
 
@@ -978,7 +991,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{len(tokens):,} sessions, partner key {key[:8]}…, trusted me: {loaded.strip()[:80]}"
         )
         id_sets = [rng.sample(seeded.customer_ids, cs.IDS_PER_CALL) for _ in range(ID_SETS)]
-        emails = asyncio.run(seed_logins(run.dsn, seeded.customer_ids))
+        emails = asyncio.run(seed_logins(run.dsn, seeded.customer_ids, overrides(args.set)))
         positions = asyncio.run(feed_positions(run.dsn, cs.PURPOSES, ID_SETS))
         ops = operations(digest, text, key, id_sets, positions, emails)
         scripts: dict[tuple[str, str], Path] = {}
