@@ -135,8 +135,8 @@ async def seed_logins(
     sign-in verifies with them and has nothing to rehash; returns their e-mail addresses."""
     given = settings or {}
     hashed = PasswordHasher(
-        time_cost=int(given.get("DATARIGHTS_ARGON2_TIME_COST", 2)),
-        memory_cost=int(given.get("DATARIGHTS_ARGON2_MEMORY_KIB", 19_456)),
+        time_cost=int(given.get("DATARIGHTS_ARGON2_TIME_COST", 5)),
+        memory_cost=int(given.get("DATARIGHTS_ARGON2_MEMORY_KIB", 7_168)),
         parallelism=int(given.get("DATARIGHTS_ARGON2_PARALLELISM", 1)),
     ).hash(LOGIN_PASSWORD)
     ids = [uuid.UUID(i) for i in customer_ids[:LOGIN_ACCOUNTS]]
@@ -663,7 +663,7 @@ def measure_operation(
     p_target, p_bodies, f_target, f_bodies, auth = ops[name]
     if auth == "none" and "rss_mib_before_logins" not in out:
         # Before the first sign-in: what reads alone leave (each hashing thread then keeps
-        # its argon2 memory, 19 MiB, for the next hash).
+        # its argon2 memory, 7 MiB, for the next hash).
         record_rss(side, out, "rss_mib_before_logins", "before logins")
     target, bodies = (p_target, p_bodies) if side.name == "product" else (f_target, f_bodies)
     check_once(side.base_url, target, bodies[0], auth_token(auth, tokens, key))

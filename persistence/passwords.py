@@ -25,10 +25,14 @@ _LONGEST_CHECKED = 1024
 
 @dataclass(frozen=True, slots=True)
 class Argon2Parameters:
-    """OWASP's recommendation by default: 19 MiB, two passes, one lane."""
+    """OWASP's minimum by default: 7 MiB, five passes, one lane. Its cheat sheet gives five
+    settings of equal defence that trade memory for passes (19 MiB and two passes is another);
+    this one costs a sign-in a fifth less CPU and the cores' shared cache far less, so logins
+    slow the requests beside them less (docs/performance.md). A hash made with other
+    parameters is replaced at the customer's next sign-in."""
 
-    memory_kib: int = 19_456
-    time_cost: int = 2
+    memory_kib: int = 7_168
+    time_cost: int = 5
     parallelism: int = 1
 
 
@@ -76,7 +80,7 @@ def one_malloc_arena() -> bool:
     """Makes every thread of this process allocate from glibc's main arena (as
     ``MALLOC_ARENA_MAX=1``); True when it could. By default each thread that allocates gets an
     arena of its own, which keeps its largest freed block for reuse: every thread that has
-    computed a password hash keeps its 19 MiB of argon2 memory. With one arena the hashing
+    computed a password hash keeps its argon2 memory (7 MiB by default). With one arena the hashing
     threads reuse one block (docs/performance.md). Python's own small objects do not come from
     these arenas, and only the hashing threads allocate much beside the event loop. Call it
     before the hashing threads start (api.app.app_from_environment does)."""
@@ -151,7 +155,7 @@ class Argon2PasswordHasher:
             self._trim_when_quiet()
 
     def _trim_when_quiet(self) -> None:
-        """Gives the argon2 memory kept for the next hash (19 MiB a hashing thread that ran at
+        """Gives the argon2 memory kept for the next hash (7 MiB a hashing thread that ran at
         once, and what a busy moment left free in glibc's heap) back to the system once no
         hash has run for QUIET_BEFORE_TRIM_SECONDS: while sign-ins keep coming it is reused
         (faulting it in again would cost a hash a third more CPU, docs/performance.md); when

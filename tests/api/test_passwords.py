@@ -1,11 +1,12 @@
-"""changePassword, password reset by e-mail, and e-mail verification."""
+"""changePassword, password reset by e-mail, e-mail verification, and hashes kept current."""
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from persistence.tables import account_tokens
+from persistence.passwords import Argon2Parameters, Argon2PasswordHasher
+from persistence.tables import account_tokens, customers
 from tests.api.documents import (
     CHANGE_PASSWORD,
     LOGIN,
@@ -232,3 +233,28 @@ async def test_mail_is_logged_without_recipient_or_content(
         assert "ada@example.com" not in text
         assert code not in text
         assert body not in text
+
+
+async def test_a_hash_made_with_other_parameters_is_replaced_at_the_next_sign_in(
+    client: GraphQLClient, engine: AsyncEngine
+) -> None:
+    # given a password hashed with parameters other than the configured ones (as every hash
+    # stored before a change of the argon2 defaults)
+    await register(client)
+    older = Argon2PasswordHasher(Argon2Parameters(memory_kib=16, time_cost=2))
+    try:
+        old_hash = await older.hash(PASSWORD)
+    finally:
+        older.close()
+    async with engine.begin() as conn:
+        await conn.execute(update(customers).values(password_hash=old_hash))
+    # when
+    signed_in = await sign_in(client, PASSWORD)
+    # then the password still works and is now stored with the configured parameters
+    assert signed_in["token"] is not None
+    async with engine.connect() as conn:
+        stored = await conn.scalar(select(customers.c.password_hash))
+    assert stored != old_hash
+    assert stored.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    assert (await sign_in(client, PASSWORD))["token"] is not None
+    assert (await sign_in(client, "not my password!"))["token"] is None
