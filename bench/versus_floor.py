@@ -35,6 +35,7 @@ import json
 import os
 import random
 import secrets
+import statistics
 import subprocess
 import sys
 import time
@@ -288,9 +289,11 @@ STALL = "me (ad hoc), steady ~350/s on one worker: p99 beside 10 logins/s"
 # fewer by the time each login takes (the rate measured is reported).
 LOGIN_CONNECTIONS = 10
 LOGIN_PAUSE_MS = 1000
-# Each stall phase lasts this many times --duration: its p99 is of a few milliseconds, which one
-# slow request in a hundred moves by 20 %, so it needs more requests than a throughput does.
-STALL_DURATIONS = 3
+# The stall's phases alternate, alone and beside the logins, this many times, each --duration
+# long: a p99 of a few milliseconds moves by 20 % with a hiccup of the machine, and the machine's
+# speed drifts within a minute, so one long phase of each compared its moment as much as its load.
+# The medians of the phases' p99s are compared.
+STALL_PAIRS = 3
 
 
 def stall_phase(
@@ -307,7 +310,7 @@ def stall_phase(
             run.pid,
             scripts[("product", "me (ad hoc)")].with_name("me-stall.lua"),
             scripts[("product", "login")].with_name("login-paced.lua"),
-            STALL_DURATIONS * args.duration,
+            args.duration,
             run.database,
         )
     finally:
@@ -315,15 +318,19 @@ def stall_phase(
         run.server = None
         run.log_path = served
     print(
-        f"    product  one worker: me {stall['me_alone']['req_s']:.0f}/s p99 "
-        f"{stall['me_alone']['p99_ms']:.1f} ms alone, "
-        f"{stall['me_beside_logins']['p99_ms']:.1f} ms beside "
-        f"{stall['logins']['req_s']:.1f} logins/s ({100 * (stall['p99_moved'] or 0):+.0f}%; "
-        f"server {stall['me_alone']['cpu']['server_cores']:.2f} / "
-        f"{stall['me_beside_logins']['cpu']['server_cores']:.2f} cores)"
+        f"    product  one worker: me {stall['me_req_s']:.0f}/s p99 "
+        f"{_by_phase(stall, 'me_alone')} ms alone, {_by_phase(stall, 'me_beside_logins')} ms "
+        f"beside {stall['logins_per_s']:.1f} logins/s, phase by phase; medians "
+        f"{stall['p99_alone_ms']:.1f} / {stall['p99_beside_logins_ms']:.1f} ms "
+        f"({100 * (stall['p99_moved'] or 0):+.0f}%; server {stall['cores_alone']:.2f} / "
+        f"{stall['cores_beside_logins']:.2f} cores)"
     )
     sys.stdout.flush()
     return stall
+
+
+def _by_phase(stall: dict[str, Any], phase: str) -> str:
+    return ", ".join(f"{pair[phase]['p99_ms']:.1f}" for pair in stall["pairs"])
 
 
 def sessions_seen_now(database: str) -> None:
@@ -351,35 +358,56 @@ def login_stall(
 ) -> dict[str, Any]:
     """`me` (ad hoc) at a steady rate (``STALL_CONNECTIONS`` connections, each pausing
     ``STALL_PACE_MS`` between requests), alone, then while a steady 10 logins a second run
-    beside it (wrk -c10, each connection pausing a second between its logins).
+    beside it (wrk -c10, each connection pausing a second between its logins); the two phases
+    ``STALL_PAIRS`` times in turn, each ``duration`` seconds, after the machine fell quiet.
 
     Run against a server of one worker (the goal is per worker): with two, each phase's few
     connections land on the workers by chance (by a hash of their addresses, api/serving.py;
     before it, with one shared socket, in one run all eight on one worker in one phase and
     spread over both in the other), so the two phases would not be the same load."""
-    wait_idle(pid)
-    waited = wait_machine_quiet()  # the phases before leave PostgreSQL busy for a while
-    sessions_seen_now(database)
-    alone = metered_wrk(base_url, me_script, STALL_CONNECTIONS, duration, pid, database)
-    wait_idle(pid)
-    waited += wait_machine_quiet()
-    sessions_seen_now(database)
-    logins = subprocess.Popen(
-        wrk_command(base_url, login_script, LOGIN_CONNECTIONS, duration + 2),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    time.sleep(1)
-    beside = metered_wrk(base_url, me_script, STALL_CONNECTIONS, duration, pid, database)
-    out, err = logins.communicate(timeout=duration + 120)
-    login = wrk_result(out, err)
-    moved = beside["p99_ms"] / alone["p99_ms"] - 1 if alone["p99_ms"] else None
+    pairs: list[dict[str, Any]] = []
+    waited = 0.0
+    for _ in range(STALL_PAIRS):
+        wait_idle(pid)
+        waited += wait_machine_quiet()  # the phases before leave PostgreSQL busy for a while
+        sessions_seen_now(database)
+        alone = metered_wrk(base_url, me_script, STALL_CONNECTIONS, duration, pid, database)
+        wait_idle(pid)
+        waited += wait_machine_quiet()
+        sessions_seen_now(database)
+        logins = subprocess.Popen(
+            wrk_command(base_url, login_script, LOGIN_CONNECTIONS, duration + 2),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(1)
+        beside = metered_wrk(base_url, me_script, STALL_CONNECTIONS, duration, pid, database)
+        out, err = logins.communicate(timeout=duration + 120)
+        pairs.append(
+            {"me_alone": alone, "me_beside_logins": beside, "logins": wrk_result(out, err)}
+        )
+
+    def median(phase: str, *keys: str) -> float:
+        values = []
+        for pair in pairs:
+            value: Any = pair[phase]
+            for key in keys:
+                value = value[key]
+            values.append(value)
+        return float(statistics.median(values))
+
+    p99_alone = median("me_alone", "p99_ms")
+    p99_beside = median("me_beside_logins", "p99_ms")
     return {
-        "me_alone": alone,
-        "me_beside_logins": beside,
-        "logins": login,
-        "p99_moved": moved,
+        "pairs": pairs,
+        "me_req_s": median("me_alone", "req_s"),
+        "logins_per_s": median("logins", "req_s"),
+        "p99_alone_ms": p99_alone,
+        "p99_beside_logins_ms": p99_beside,
+        "p99_moved": p99_beside / p99_alone - 1 if p99_alone else None,
+        "cores_alone": median("me_alone", "cpu", "server_cores"),
+        "cores_beside_logins": median("me_beside_logins", "cpu", "server_cores"),
         "waited_for_quiet_s": waited,
     }
 
@@ -790,10 +818,12 @@ def summarise(rounds: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
         }
     stalls = [r["product"]["login_stall"] for r in rounds]
     table[STALL] = {
-        "me_req_s": [x["me_alone"]["req_s"] for x in stalls],
-        "p99_alone_ms": [x["me_alone"]["p99_ms"] for x in stalls],
-        "p99_beside_logins_ms": [x["me_beside_logins"]["p99_ms"] for x in stalls],
-        "logins_per_s": [x["logins"]["req_s"] for x in stalls],
+        "me_req_s": [x["me_req_s"] for x in stalls],
+        "p99_alone_ms": [x["p99_alone_ms"] for x in stalls],
+        "p99_beside_logins_ms": [x["p99_beside_logins_ms"] for x in stalls],
+        "p99_alone_by_phase_ms": [_by_phase(x, "me_alone") for x in stalls],
+        "p99_beside_logins_by_phase_ms": [_by_phase(x, "me_beside_logins") for x in stalls],
+        "logins_per_s": [x["logins_per_s"] for x in stalls],
         "p99_moved": [round(x["p99_moved"], 3) for x in stalls],
         "goal": "p99 moves less than 20 %",
         "goal_met": all(x["p99_moved"] < 0.2 for x in stalls),
@@ -866,12 +896,15 @@ def markdown(table: dict[str, Any], config: dict[str, Any]) -> str:
         moved = ", ".join(f"{100 * m:+.0f} %" for m in stall["p99_moved"])
         lines += [
             "",
-            f"Login against `me`, on one worker: `me` (ad hoc) at a steady "
-            f"{' / '.join(f'{v:.0f}' for v in stall['me_req_s'])} req/s has a p99 of "
-            f"{' / '.join(f'{v:.1f}' for v in stall['p99_alone_ms'])} ms alone and "
-            f"{' / '.join(f'{v:.1f}' for v in stall['p99_beside_logins_ms'])} ms beside "
+            f"Login against `me`, on one worker, {STALL_PAIRS} phases alone and {STALL_PAIRS} "
+            f"beside the logins in turn: `me` (ad hoc) at a steady "
+            f"{' / '.join(f'{v:.0f}' for v in stall['me_req_s'])} req/s has a p99 (median of "
+            f"the phases) of {' / '.join(f'{v:.1f}' for v in stall['p99_alone_ms'])} ms alone "
+            f"and {' / '.join(f'{v:.1f}' for v in stall['p99_beside_logins_ms'])} ms beside "
             f"{' / '.join(f'{v:.1f}' for v in stall['logins_per_s'])} logins/s, by round: "
-            f"{moved} (goal: under +20 %, {'met' if stall['goal_met'] else 'NOT met'}).",
+            f"{moved} (goal: under +20 %, {'met' if stall['goal_met'] else 'NOT met'}); "
+            f"phase by phase, alone {' / '.join(stall['p99_alone_by_phase_ms'])} ms, beside "
+            f"{' / '.join(stall['p99_beside_logins_by_phase_ms'])} ms.",
         ]
     return "\n".join(lines) + "\n"
 
