@@ -337,6 +337,13 @@ class Settings(BaseSettings):
         description="With DATARIGHTS_TRUSTED_DOCUMENTS_ONLY, staff (a valid staff session) may "
         "still send any operation.",
     )
+    prepare_texts: bool = Field(
+        default=True,
+        description="Plan an operation sent as text, when it is in the prepared subset (a "
+        "`me` selection of the profile, a partner's `consentStates`), once per text, and answer "
+        "it as a trusted document of the same text is answered: one read, direct JSON, no "
+        "GraphQL execution. Off: every text is executed by graphql-core.",
+    )
 
     @field_validator("trusted_proxies", "allowed_origins", mode="before")
     @classmethod

@@ -1,8 +1,8 @@
-"""GraphQL at the edge of the app: a POST to /graphql that names a prepared trusted document is
-answered here, before FastAPI routes the request and solves its dependencies and before
-Strawberry's view runs (api/documents/router.py says what is prepared and when the general path
-answers instead); any other POST goes to Strawberry's view directly, without FastAPI's routing
-(GraphQLOverHTTP.answer_post).
+"""GraphQL at the edge of the app: a POST to /graphql that names a prepared trusted document, or
+sends a text in the prepared subset, is answered here, before FastAPI routes the request and
+solves its dependencies and before Strawberry's view runs (api/documents/router.py says what is
+prepared and when the general path answers instead); any other POST goes to Strawberry's view
+directly, without FastAPI's routing (GraphQLOverHTTP.answer_post).
 
 It sits innermost among the app's own middleware, so the request id and access event, metrics,
 security headers, CORS and the body limit apply to its answers as to every other. What it

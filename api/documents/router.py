@@ -8,11 +8,14 @@ persisted-query extension (``{"extensions": {"persistedQuery": {"version": 1,
 from a customer or an anonymous caller is refused (code ``PERSISTED_QUERY_REQUIRED``);
 partners and staff are exempt unless their settings say otherwise.
 
-A trusted document in the prepared subset of `me` (api/documents/prepared.py) is answered here,
-before Strawberry: one read, direct JSON. Whenever that path could differ from the general one
-(the session must be ended or touched, a GPC episode starts or ends, anything unusual in the
-request, or any fault at all, which the general path then meets and masks) the request goes on
-to the general path as if the prepared one did not exist."""
+A trusted document in the prepared subset of `me` or `consentStates` (api/documents/prepared.py)
+is answered here, before Strawberry: one read, direct JSON. So is an operation sent as text that
+is in that subset and passes the schema's validation and the limits (planned once per text,
+api/documents/store.py; ``DATARIGHTS_PREPARE_TEXTS``), unless only trusted documents may run for
+its caller. Whenever that path could differ from the general one (the session must be ended or
+touched, a GPC episode starts or ends, anything unusual in the request, or any fault at all,
+which the general path then meets and masks) the request goes on to the general path as if the
+prepared one did not exist."""
 
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ from strawberry.types import ExecutionResult
 from api.availability import UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE, is_unavailable
 from api.context import Context, customer_token, request_token
 from api.documents.prepared import PreparedConsentStates, PreparedMe
-from api.documents.store import KnownDocument, TrustedDocuments
+from api.documents.store import KnownDocument, PreparedTexts, TrustedDocuments
 from api.errors import MASKED_MESSAGE
 from api.graphql_http import (
     GraphQLOverHTTP,
@@ -103,6 +106,7 @@ class TrustedDocumentsRouter(GraphQLOverHTTP):
         self._staff_exempt = settings.trusted_documents_staff_exempt
         self._graphql = schema._schema  # type: ignore[attr-defined]
         self._limits = QueryLimits.of(settings)
+        self._texts = PreparedTexts(self._graphql, self._limits) if settings.prepare_texts else None
 
     async def request_data(self, body: dict[str, Any]) -> GraphQLRequestData:
         _by_document.set(False)
@@ -174,23 +178,29 @@ class TrustedDocumentsRouter(GraphQLOverHTTP):
             if not isinstance(body, dict) or body.keys() - _PREPARED_KEYS:
                 return None
             variables = body.get("variables")
-            if body.get("query") is not None or not isinstance(variables, dict | None):
+            if not isinstance(variables, dict | None):
                 return None
-            extensions = body.get("extensions")
-            if extensions is not None and (
-                not isinstance(extensions, dict) or extensions.keys() != {"persistedQuery"}
-            ):
-                return None
-            key = document_key(body)
-            digest = digest_of(key) if key is not None else None
-            known = await self.documents.find(digest) if digest is not None else None
+            text = body.get("query")
+            known = (
+                await self._trusted_document(body)
+                if text is None
+                else self._planned_text(text, body)
+            )
             if known is None:
                 return None
+            # A text from anyone but an exempt partner is refused when only trusted documents
+            # run: the general path refuses it (`me` is a customer's; a consentStates caller
+            # that is not a partner takes the general path below anyway).
+            refused_texts = self._trusted_only and text is not None
             name = body.get("operationName")
             if known.me is not None and not variables and name in (None, known.me.operation_name):
+                if refused_texts:
+                    return None
                 return await self._answer_me(request, known, known.me, media_type)
             states = known.consent_states
             if states is not None and name in (None, states.operation_name):
+                if refused_texts and not self._partners_exempt:
+                    return None
                 return await self._answer_consent_states(
                     request, known, states, variables or {}, media_type
                 )
@@ -199,6 +209,26 @@ class TrustedDocumentsRouter(GraphQLOverHTTP):
             # The general path meets the same fault, and logs and masks it as it does.
             log.debug("the prepared path gave way to the general one", exc_info=True)
             return None
+
+    async def _trusted_document(self, body: dict[str, Any]) -> KnownDocument | None:
+        """The trusted document the body names, if any, with nothing else unusual."""
+        extensions = body.get("extensions")
+        if extensions is not None and (
+            not isinstance(extensions, dict) or extensions.keys() != {"persistedQuery"}
+        ):
+            return None
+        key = document_key(body)
+        digest = digest_of(key) if key is not None else None
+        return await self.documents.find(digest) if digest is not None else None
+
+    def _planned_text(self, text: object, body: dict[str, Any]) -> KnownDocument | None:
+        """The plan of an operation sent as text alone (no document id, no extensions: Apollo's
+        text with its hash is a trusted document's, and the general path checks that)."""
+        if self._texts is None or not isinstance(text, str):
+            return None
+        if body.get("documentId") is not None or body.get("extensions") is not None:
+            return None
+        return self._texts.find(text)
 
     async def _answer_me(
         self, request: Request, known: KnownDocument, plan: PreparedMe, media_type: str

@@ -1,17 +1,24 @@
-"""The trusted documents this process has met, each parsed and planned once. Looked up in the
-database on first use (every replica reads the same table), then kept in memory: a hash names
-one text for ever, so a kept document never goes stale; it is looked up again after a while
-only so that one removed from the table stops being served. A hash found unknown is
-remembered briefly, so that a stream of requests for it does not each cost a query, and a
-document loaded meanwhile is served within seconds."""
+"""The documents this process has met, each parsed and planned once.
+
+Trusted documents are looked up in the database on first use (every replica reads the same
+table), then kept in memory: a hash names one text for ever, so a kept document never goes
+stale; it is looked up again after a while only so that one removed from the table stops being
+served. A hash found unknown is remembered briefly, so that a stream of requests for it does not
+each cost a query, and a document loaded meanwhile is served within seconds.
+
+Ad-hoc texts (:class:`PreparedTexts`) are planned the same way once they have passed the
+schema's validation and the request limits, and kept per text as their validation is
+(api/validation.py): front ends that do not ship a manifest still send the same few texts again
+and again."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
-from graphql import GraphQLError, parse
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse, specified_rules
 
 from api.documents.prepared import (
     PreparedConsentStates,
@@ -19,8 +26,11 @@ from api.documents.prepared import (
     prepare_consent_states,
     prepare_me,
 )
+from api.limits import QueryLimits
+from api.validation import CACHED_DOCUMENT_MAX_CHARS, DocumentValidation
 from domain.dependencies import Dependencies
 from domain.documents import use_cases
+from domain.documents.model import document_hash
 
 KEEP_SECONDS = 300.0
 UNKNOWN_SECONDS = 5.0
@@ -59,9 +69,54 @@ class TrustedDocuments:
         return known
 
 
+class PreparedTexts:
+    """The plans of ad-hoc texts, kept for the ``maxsize`` most recently used; a text that is
+    not in the prepared subset, or that the general path would refuse (a syntax error, a rule
+    or a limit broken), is kept as None: the general path answers it, and says why."""
+
+    def __init__(self, schema: GraphQLSchema, limits: QueryLimits, maxsize: int = 256) -> None:
+        self._schema = schema
+        self._limits = limits
+        # Suggestions or not, any error sends the text to the general path, which words it.
+        self._validation = DocumentValidation(limits, hide_suggestions=True, maxsize=1)
+        self._maxsize = maxsize
+        self._kept: OrderedDict[str, KnownDocument | None] = OrderedDict()
+
+    def find(self, text: str) -> KnownDocument | None:
+        """The plan of this text, or None when the general path must answer it."""
+        if len(text) > CACHED_DOCUMENT_MAX_CHARS:
+            return None
+        try:
+            known = self._kept[text]
+        except KeyError:
+            known = self._planned(text)
+            self._kept[text] = known
+            if len(self._kept) > self._maxsize:
+                self._kept.popitem(last=False)
+            return known
+        self._kept.move_to_end(text)
+        return known
+
+    def _planned(self, text: str) -> KnownDocument | None:
+        try:
+            document = parse(text, max_tokens=self._limits.max_tokens)
+        except GraphQLError:
+            return None
+        rules = tuple(specified_rules)
+        # Limits that depend on the variables are checked again with them, request by request.
+        if self._validation.errors(self._schema, None, document, rules, {}):
+            return None
+        known = _planned(document_hash(text), text, document)
+        return known if known.me is not None or known.consent_states is not None else None
+
+
 def _prepared(digest: str, text: str) -> KnownDocument:
     try:
         document = parse(text)
     except GraphQLError:  # checked when loaded; a row changed by hand takes the general path
         return KnownDocument(digest, text, None, None)
+    return _planned(digest, text, document)
+
+
+def _planned(digest: str, text: str, document: DocumentNode) -> KnownDocument:
     return KnownDocument(digest, text, None, prepare_me(document), prepare_consent_states(document))

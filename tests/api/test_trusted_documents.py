@@ -1,6 +1,6 @@
 """Trusted documents: a manifest loaded all or nothing, requests by documentId and by Apollo's
-persistedQuery, the switch that allows nothing else, and the prepared `me`, which must answer
-exactly as the general path does."""
+persistedQuery, the switch that allows nothing else, and the prepared `me` and `consentStates`,
+by trusted document or by text, which must answer exactly as the general path does."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.app import create_app
 from api.documents.prepared import PreparedConsentStates, PreparedMe, prepare_me
+from api.documents.router import TrustedDocumentsRouter
 from api.settings import Settings
 from domain.dependencies import Dependencies
 from domain.documents.model import document_hash
@@ -94,6 +95,31 @@ class Client:
     async def by_id(self, document: str, token: str | None = None, **body: Any) -> Any:
         return await self.post({"documentId": f"sha256:{document_hash(document)}", **body}, token)
 
+    async def by_general(self, document: str, token: str | None = None, **body: Any) -> Any:
+        """The text answered by the general path alone (graphql-core), the prepared one off."""
+
+        async def general_path(*_: Any) -> None:
+            return None
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(TrustedDocumentsRouter, "prepared_answer", general_path)
+            return await self.by_text(document, token, **body)
+
+
+@contextmanager
+def prepared_answers(plan: type[PreparedMe] | type[PreparedConsentStates]) -> Iterator[list[int]]:
+    """One entry for each answer the plan's class gives meanwhile."""
+    answers: list[int] = []
+    data = plan.data
+
+    def counted(self: Any, source: Any) -> dict[str, Any]:
+        answers.append(1)
+        return data(self, source)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(plan, "data", counted)
+        yield answers
+
 
 @contextmanager
 def app_client(settings: Settings, deps: Dependencies) -> Iterator[Client]:
@@ -132,9 +158,9 @@ async def test_every_trusted_document_answers_as_its_text_does_whoever_calls(
     async def both_paths(token: str | None) -> None:
         for document in TRUSTED:
             extra = {"variables": variables[document]} if document in variables else {}
-            general = await client.by_text(document, token, **extra)
-            trusted = await client.by_id(document, token, **extra)
-            same(general, trusted)
+            general = await client.by_general(document, token, **extra)
+            same(general, await client.by_id(document, token, **extra))
+            same(general, await client.by_text(document, token, **extra))
 
     # when and then: signed in (a fresh session), for a partner, and with no session at all
     clock.advance(seconds=10)
@@ -166,6 +192,10 @@ async def test_the_prepared_path_answers_the_me_subset_in_one_statement(
         assert "errors" not in response.json()
         # the session and the customer in one statement; preferences take the general path
         assert (len(seen) == 1) == (document in PREPARED), (document, seen)
+        # and the same text, sent as text, is planned once and answered the same way
+        with prepared_answers(PreparedMe) as answers:
+            assert (await client.by_text(document, token)).json() == response.json()
+        assert answers == ([1] if document in PREPARED else []), document
 
 
 STATES_FULL = """
@@ -184,13 +214,8 @@ fragment State on ConsentState { customerId granted updatedAt }
 """
 
 
-async def test_a_partner_poll_by_trusted_document_answers_as_its_text_does(
-    client: Client,
-    load: Any,
-    deps: Dependencies,
-    clock: FakeClock,
-    engine: AsyncEngine,
-    monkeypatch: pytest.MonkeyPatch,
+async def test_a_partner_poll_by_trusted_document_or_text_answers_as_the_general_path_does(
+    client: Client, load: Any, deps: Dependencies, clock: FakeClock, engine: AsyncEngine
 ) -> None:
     # given the two polls trusted, customers (one of whom has chosen) and a partner
     await load(manifest([STATES_FULL, STATES_WRITTEN]))
@@ -199,14 +224,6 @@ async def test_a_partner_poll_by_trusted_document_answers_as_its_text_does(
     assert "errors" not in (await client.by_text(SHARE, token, variables=share)).json()
     clock.advance(seconds=10)
     partner_key = await new_partner(deps)
-    prepared: list[int] = []
-    data = PreparedConsentStates.data
-
-    def counted(self: PreparedConsentStates, answers: list[Any]) -> dict[str, Any]:
-        prepared.append(len(answers))
-        return data(self, answers)
-
-    monkeypatch.setattr(PreparedConsentStates, "data", counted)
     # the same customer twice (once in capitals), an unknown one, and no id at all
     ids = [customer["id"], str(uuid.uuid4()), "not-a-uuid", customer["id"].upper()]
     answered = [
@@ -229,12 +246,12 @@ async def test_a_partner_poll_by_trusted_document_answers_as_its_text_does(
     ]
     for caller in (partner_key, token, None, "drp_not-a-key"):
         for document, variables in answered + general_only:
-            general = await client.by_text(document, caller, variables=variables)
-            before = len(prepared)
-            trusted = await client.by_id(document, caller, variables=variables)
-            same(general, trusted)
-            took_prepared = len(prepared) > before
-            assert took_prepared == (caller == partner_key and (document, variables) in answered)
+            general = await client.by_general(document, caller, variables=variables)
+            prepared = caller == partner_key and (document, variables) in answered
+            for send in (client.by_id, client.by_text):
+                with prepared_answers(PreparedConsentStates) as answers:
+                    same(general, await send(document, caller, variables=variables))
+                assert answers == ([1] if prepared else []), (send, document, variables)
     # and a prepared poll reads as the general one does: the partner's key, the states, and the
     # read log
     with counted_statements(engine, data_only=True) as seen:
@@ -246,6 +263,47 @@ async def test_a_partner_poll_by_trusted_document_answers_as_its_text_does(
     assert offers[0]["when"] is not None
     assert offers[0]["when"] == offers[3]["when"]
     assert len(seen) == 4, seen
+
+
+async def test_a_text_the_general_path_refuses_is_answered_by_it(
+    client: Client, settings: Settings, deps: Dependencies
+) -> None:
+    # given a customer, and texts that are each in the prepared subset but for one fault
+    token, _ = await register_by(client.http)
+    deep = "query { me { billing { address { city } } } }"
+    refused = [
+        "query { me { nam } }",  # no such field (development suggests one)
+        "query { me { email ",  # a syntax error
+        "query Me { me { email } }",  # sent with another operation's name (below)
+        "query { " + " ".join(f"a{i}: me {{ email }}" for i in range(40)) + " }",  # aliases
+        deep,
+    ]
+    strict = settings.model_copy(update={"graphql_max_depth": 2})
+    for app_settings in (settings, strict):
+        with app_client(app_settings, deps) as limited:
+            for text in refused if app_settings is strict else refused[:-1]:
+                extra = {"operationName": "Other"} if text.startswith("query Me") else {}
+                general = await limited.by_general(text, token, **extra)
+                with prepared_answers(PreparedMe) as answers:
+                    same(general, await limited.by_text(text, token, **extra))
+                assert answers == [], text
+                assert "errors" in general.json(), text
+    # while the deep text within the default limits is prepared
+    with prepared_answers(PreparedMe) as answers:
+        assert "errors" not in (await client.by_text(deep, token)).json()
+    assert answers == [1]
+
+
+async def test_texts_are_not_prepared_when_the_setting_says_so(
+    settings: Settings, deps: Dependencies, engine: AsyncEngine
+) -> None:
+    off = settings.model_copy(update={"prepare_texts": False})
+    with app_client(off, deps) as client:
+        token, customer = await register_by(client.http)
+        with prepared_answers(PreparedMe) as answers:
+            response = await client.by_text(ME_SMALL, token)
+        assert response.json()["data"]["me"]["email"] == customer["email"]
+        assert answers == []
 
 
 async def test_a_gpc_signal_is_honoured_on_the_trusted_path_as_on_the_general_one(
@@ -351,8 +409,15 @@ async def test_trusted_documents_only_refuses_a_customer_and_lets_a_partner_thro
         # trusted documents still run, and a partner may send its own operations
         assert (await client.by_id(ME_SMALL, token)).json()["data"]["me"]["version"] == 1
         ad_hoc = "query ($ids: [ID!]!) { consentStates(customerIds: $ids) { granted } }"
-        response = await client.by_text(ad_hoc, partner_key, variables={"ids": [customer["id"]]})
+        with prepared_answers(PreparedConsentStates) as answers:
+            response = await client.by_text(
+                ad_hoc, partner_key, variables={"ids": [customer["id"]]}
+            )
         assert "errors" not in response.json()
+        assert answers == [1]  # planned, as a trusted document is
+        # nor does a customer's text get through as a partner's poll
+        refused_poll = await client.by_text(ad_hoc, token, variables={"ids": [customer["id"]]})
+        assert refused_poll.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_REQUIRED"
     # unless partners are not exempt
     closed = strict.model_copy(update={"trusted_documents_partners_exempt": False})
     with app_client(closed, deps) as client:
