@@ -359,7 +359,7 @@ def sessions_seen_now(database: str) -> None:
 def login_stall(
     base_url: str, pid: int, me_script: Path, login_script: Path, duration: int, database: str
 ) -> dict[str, Any]:
-    """`me` (ad hoc) at a steady rate (``STALL_CONNECTIONS`` connections, each pausing
+    """`me` (general path) at a steady rate (``STALL_CONNECTIONS`` connections, each pausing
     ``STALL_PACE_MS`` between requests), alone, then while a steady 10 logins a second run
     beside it (wrk -c10, each connection pausing a second between its logins); the two phases
     ``STALL_PAIRS`` times in turn, each ``duration`` seconds, after the machine fell quiet.
@@ -938,7 +938,7 @@ def markdown(table: dict[str, Any], config: dict[str, Any]) -> str:
         lines += [
             "",
             f"Login against `me`, on one worker, {STALL_PAIRS} phases alone and {STALL_PAIRS} "
-            f"beside the logins in turn: `me` (ad hoc) at a steady "
+            f"beside the logins in turn: `{STALL_ME}` at a steady "
             f"{' / '.join(f'{v:.0f}' for v in stall['me_req_s'])} req/s has a p99 (median of "
             f"the phases) of {' / '.join(f'{v:.1f}' for v in stall['p99_alone_ms'])} ms alone "
             f"and {' / '.join(f'{v:.1f}' for v in stall['p99_beside_logins_ms'])} ms beside "
