@@ -216,8 +216,11 @@ _STATE_COLUMNS = (
 # ids become the answer's keys, and none is decoded from the rows (for a thousand customers,
 # decoding their ids cost as much CPU as the read: docs/performance.md).
 _ASKED_IDS = cast(bindparam("ids"), ARRAY(Uuid))
-_ASKED = func.unnest(_ASKED_IDS).table_valued("id", with_ordinality="position")
-_ASKED = _ASKED.render_derived(name="asked")
+_ASKED = (
+    func.unnest(_ASKED_IDS)
+    .table_valued("id", with_ordinality="position")
+    .render_derived(name="asked")
+)
 _STATES_SQL = driver.render(
     select(
         _ASKED.c.position,
