@@ -125,6 +125,11 @@ class ReadPool:
         self._give(held)
         return row
 
+    def would_wait(self) -> bool:
+        """Whether a read begun now would wait for a connection: every one in use, and no room
+        to open another."""
+        return not self._idle and self._slots >= self.size
+
     async def _take(self) -> _Held:
         while self._idle:
             held = self._idle.pop()

@@ -107,6 +107,8 @@ class TrustedDocumentsRouter(GraphQLOverHTTP):
         self._graphql = schema._schema  # type: ignore[attr-defined]
         self._limits = QueryLimits.of(settings)
         self._texts = PreparedTexts(self._graphql, self._limits) if settings.prepare_texts else None
+        # The read pool of the session reads (PostgreSQL), when there is one.
+        self._read_pool = getattr(deps.unit_of_work, "read_pool", None)
 
     async def request_data(self, body: dict[str, Any]) -> GraphQLRequestData:
         _by_document.set(False)
@@ -236,6 +238,11 @@ class TrustedDocumentsRouter(GraphQLOverHTTP):
         token = customer_token(request_token(request, self._cookie_name))
         customer = None
         if token:
+            if self._read_pool is not None and self._read_pool.would_wait():
+                # The general path waits for a connection, once, and says the service is busy
+                # after the pool's timeout: begun here, a read would wait, give way, and the
+                # general path would wait again.
+                return None
             read = await read_signed_in(self._deps, token, request.headers.get("sec-gpc") == "1")
             if read.writes_due:
                 return None
