@@ -65,7 +65,7 @@ class CustomerRepository(Protocol):
 
 
 class CustomerReadModel(Protocol):
-    """The hot read of a signed-in customer, in one statement and no writes."""
+    """The hot reads of a customer, each in one statement, outside any transaction."""
 
     async def me_by_session(self, token_hash: str) -> tuple[Session, Customer] | None:
         """The session whose token hashes to ``token_hash`` and its customer, read together,
@@ -73,6 +73,11 @@ class CustomerReadModel(Protocol):
         (``Session.is_active``: idle and absolute expiry; ``needs_touch``: the idle clock
         written at most once a minute) exactly as sign-in checks do. None when no session has
         that hash."""
+        ...
+
+    async def by_email(self, email: str) -> Customer | None:
+        """The customer of this (normalised) address, as sign-in reads it before checking the
+        password; whatever it goes on to write, it reads again under a lock."""
         ...
 
 

@@ -61,8 +61,9 @@ async def login(deps: Dependencies, email: str, password: str, client: ClientInf
     await count_attempt(deps, Throttle.LOGIN_IP, ip_key)
     customer = None
     if address is not None:
-        async with deps.unit_of_work() as uow:
-            customer = await uow.customers.get_by_email(address)
+        # One statement, no transaction: what is written below is read again under a lock.
+        async with deps.unit_of_work.reads() as reads:
+            customer = await reads.customer_reads.by_email(address)
     # Verified outside any transaction: hashing is slow and must not hold a connection.
     ok = await deps.hasher.verify(password, customer.password_hash if customer else None)
     if customer is None or not ok:

@@ -1,5 +1,5 @@
-"""The hot read behind every signed-in request and `me`: a session and its customer in one
-statement.
+"""The hot reads: a session and its customer in one statement (behind every signed-in request
+and `me`), and a customer by e-mail address (sign-in, before the password is checked).
 
 On PostgreSQL the statement goes straight to asyncpg, on a connection of the read pool
 (persistence/read_pool.py), or of the engine's pool when there is no read pool
@@ -34,6 +34,8 @@ _ME_BY_SESSION = (
 )
 # The same query as asyncpg runs it: `WHERE sessions.token_hash = $1::VARCHAR`.
 _ME_BY_SESSION_SQL = driver.render(_ME_BY_SESSION)
+_BY_EMAIL = select(customers).where(customers.c.email == bindparam("email"))
+_BY_EMAIL_SQL = driver.render(_BY_EMAIL)
 
 
 class SqlCustomerReadModel:
@@ -50,6 +52,13 @@ class SqlCustomerReadModel:
             row = result.mappings().first()
         return _found(row)
 
+    async def by_email(self, email: str) -> Customer | None:
+        if self._conn.dialect.name == "postgresql":
+            row: Any = await driver.fetchrow(self._conn, _BY_EMAIL_SQL, email)
+        else:
+            row = (await self._conn.execute(_BY_EMAIL, {"email": email})).mappings().first()
+        return None if row is None else customer_from_row(_customer_values(row))
+
 
 class PooledCustomerReadModel:
     """On PostgreSQL, through the read pool."""
@@ -59,6 +68,10 @@ class PooledCustomerReadModel:
 
     async def me_by_session(self, token_hash: str) -> tuple[Session, Customer] | None:
         return _found(await self._pool.fetchrow(_ME_BY_SESSION_SQL, token_hash))
+
+    async def by_email(self, email: str) -> Customer | None:
+        row = await self._pool.fetchrow(_BY_EMAIL_SQL, email)
+        return None if row is None else customer_from_row(_customer_values(row))
 
 
 def _found(row: Any) -> tuple[Session, Customer] | None:

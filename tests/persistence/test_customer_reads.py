@@ -1,5 +1,6 @@
-"""The hot read of a session and its customer (asyncpg directly on PostgreSQL, on the read pool
-or on the engine's) answers exactly what the repositories answer through SQLAlchemy."""
+"""The hot reads, of a session and its customer and of a customer by address (asyncpg directly on
+PostgreSQL, on the read pool or on the engine's), answer exactly what the repositories answer
+through SQLAlchemy."""
 
 from __future__ import annotations
 
@@ -55,6 +56,12 @@ async def test_the_read_model_gives_what_the_repositories_give(
         stored = await uow.customers.get(session.customer_id)
     # then both give the same, down to the types
     assert found == (session, stored)
+    async with deps.unit_of_work.reads() as reads:
+        by_email = await reads.customer_reads.by_email(customer["email"])
+    async with SqlReads(engine) as reads:
+        assert await reads.customer_reads.by_email(customer["email"]) == by_email
+    assert by_email == stored
+    assert by_email is not None and by_email.password_hash == stored.password_hash
     read_session, read_customer = found
     for value in (read_session.id, read_session.customer_id, read_customer.id):
         assert type(value) is uuid.UUID
@@ -70,8 +77,10 @@ async def test_the_read_model_gives_what_the_repositories_give(
 async def test_an_unknown_token_reads_nothing(deps: Dependencies, engine: AsyncEngine) -> None:
     async with deps.unit_of_work.reads() as reads:
         assert await reads.customer_reads.me_by_session(secret_hash("nobody")) is None
+        assert await reads.customer_reads.by_email("nobody@example.com") is None
     async with SqlReads(engine) as reads:
         assert await reads.customer_reads.me_by_session(secret_hash("nobody")) is None
+        assert await reads.customer_reads.by_email("nobody@example.com") is None
 
 
 async def test_reads_take_the_read_pool_on_postgresql_only(

@@ -593,12 +593,49 @@ class InMemoryUnitOfWork:
         self._tables.load(self._store.snapshot())
 
 
+class InMemoryCustomerReads:
+    """The read model over what is committed, as reads outside a transaction see it."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+
+    async def me_by_session(self, token_hash: str) -> tuple[Session, Customer] | None:
+        tables = self._store.snapshot()
+        session = next((s for s in tables.sessions.values() if s.token_hash == token_hash), None)
+        if session is None:
+            return None
+        return session, tables.customers[session.customer_id]
+
+    async def by_email(self, email: str) -> Customer | None:
+        found = (c for c in self._store.snapshot().customers.values() if c.email == email)
+        return next(found, None)
+
+
+class InMemoryReads:
+    def __init__(self, store: InMemoryStore) -> None:
+        self.customer_reads = InMemoryCustomerReads(store)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+
 class InMemoryUnitOfWorkFactory:
     def __init__(self, store: InMemoryStore) -> None:
         self.store = store
 
     def __call__(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self.store)
+
+    def reads(self) -> InMemoryReads:
+        return InMemoryReads(self.store)
 
 
 class FakeClock:
