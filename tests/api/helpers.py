@@ -103,6 +103,9 @@ class BrokenUnitOfWork:
     def __call__(self) -> object:
         raise RuntimeError(self.message)
 
+    def reads(self) -> object:
+        raise RuntimeError(self.message)
+
 
 @asynccontextmanager
 async def broken_database(
