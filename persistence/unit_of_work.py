@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import QueuePool
 
 from domain.ports import CardVault
 from persistence.card_vault import VaultKeyring
@@ -165,6 +166,16 @@ class SqlUnitOfWorkFactory:
 
     def reads(self) -> SqlReads | PooledReads:
         return self._pooled_reads or SqlReads(self.engine)
+
+    def would_wait(self) -> bool:
+        """Whether a unit of work begun now would wait for a connection of the engine's pool
+        (every one in use, none to add: the pool has no overflow)."""
+        pool = self.engine.sync_engine.pool
+        return isinstance(pool, QueuePool) and pool.checkedout() >= pool.size()
+
+    def reads_would_wait(self) -> bool:
+        """The same for :meth:`reads`: the read pool's, or the engine's when there is none."""
+        return self.read_pool.would_wait() if self.read_pool is not None else self.would_wait()
 
     async def close(self) -> None:
         """Closes the connections of the engine and of the read pool."""

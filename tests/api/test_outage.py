@@ -29,6 +29,7 @@ from persistence.database import create_engine
 from persistence.migrate import upgrade
 from persistence.readiness import BEHIND as READINESS_BEHIND
 from tests.api.documents import ME, REGISTER, UPDATE_PROFILE
+from tests.api.test_partners import new_partner
 from tests.conftest import settings_for
 from tests.factories import PASSWORD, registration
 from tests.graphql import GraphQLClient
@@ -315,6 +316,35 @@ async def test_when_every_read_connection_is_taken_a_read_waits_only_the_pool_ti
         _, first = await held
         assert first["data"]["me"]["email"] == "reads@example.com"
         assert (await service.client.data(ME, token=token))["me"]["email"] == "reads@example.com"
+
+
+STATES = "query ($ids: [ID!]!) { consentStates(customerIds: $ids) { customerId granted } }"
+
+
+async def test_when_every_connection_is_taken_a_partner_poll_waits_only_the_pool_timeout(
+    cluster: PostgresCluster,
+) -> None:
+    async with serving(cluster, database_pool_size=1) as service:
+        key = await new_partner(service.deps)
+        poll = {"ids": [str(uuid.uuid4())]}
+        assert "errors" not in await service.client.execute(STATES, poll, key)
+        # given the engine's one connection held by a poll waiting for a lock (up to the
+        # statement timeout, 2 s here)
+        blocker = await asyncpg.connect(cluster.url.replace("+asyncpg", ""))
+        try:
+            async with blocker.transaction():
+                await blocker.execute("LOCK TABLE partner_keys IN ACCESS EXCLUSIVE MODE")
+                held = asyncio.create_task(timed(service.client, STATES, poll, key))
+                await asyncio.sleep(0.3)
+                # when another poll comes (by text: the prepared path)
+                took, result = await timed(service.client, STATES, poll, key)
+        finally:
+            await blocker.close()
+        # then it is refused after the pool timeout (1 s here), once
+        refused_as_unavailable(result)
+        assert 0.9 < took < 1.9
+        _, first = await held
+        assert "errors" not in first, first
 
 
 async def test_a_server_that_never_answers_is_given_up_on_after_the_connect_timeout() -> None:
