@@ -291,29 +291,45 @@ async def test_when_every_connection_is_taken_a_request_waits_only_the_pool_time
         ] == f"busy{read_pool_size}@example.com"
 
 
+async def beside_a_request_held_by_a_lock(
+    cluster: PostgresCluster,
+    service: Service,
+    table: str,
+    query: str,
+    variables: dict[str, Any] | None,
+    token: str,
+) -> tuple[dict[str, Any], float, dict[str, Any]]:
+    """The same request twice: the first held by a lock on ``table`` (with its pool's one
+    connection, up to the statement timeout, 2 s here), the second sent meanwhile. Returns the
+    first's result, and how long the second took and its result."""
+    blocker = await asyncpg.connect(cluster.url.replace("+asyncpg", ""))
+    try:
+        async with blocker.transaction():
+            await blocker.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+            held = asyncio.create_task(timed(service.client, query, variables, token))
+            await asyncio.sleep(0.3)
+            took, result = await timed(service.client, query, variables, token)
+    finally:
+        await blocker.close()
+    _, first = await held
+    return first, took, result
+
+
 @pytest.mark.postgres_only
 async def test_when_every_read_connection_is_taken_a_read_waits_only_the_pool_timeout(
     cluster: PostgresCluster,
 ) -> None:
     async with serving(cluster, database_read_pool_size=1) as service:
         token = await signed_in(service.client, "reads@example.com")
-        # given the read pool's one connection held by a read waiting for a lock (up to the
-        # statement timeout, 2 s here)
-        blocker = await asyncpg.connect(cluster.url.replace("+asyncpg", ""))
-        try:
-            async with blocker.transaction():
-                await blocker.execute("LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE")
-                held = asyncio.create_task(timed(service.client, ME, None, token))
-                await asyncio.sleep(0.3)
-                # when another request needs a read connection
-                took, result = await timed(service.client, ME, None, token)
-        finally:
-            await blocker.close()
+        # given the read pool's one connection held by a read waiting for a lock, when another
+        # request needs a read connection
+        first, took, result = await beside_a_request_held_by_a_lock(
+            cluster, service, "sessions", ME, None, token
+        )
         # then it is refused after the pool timeout (1 s here), before the statement timeout
         refused_as_unavailable(result)
         assert 0.9 < took < 1.9
         # and the held read went on as soon as the lock was gone, as does the next one
-        _, first = await held
         assert first["data"]["me"]["email"] == "reads@example.com"
         assert (await service.client.data(ME, token=token))["me"]["email"] == "reads@example.com"
 
@@ -321,6 +337,7 @@ async def test_when_every_read_connection_is_taken_a_read_waits_only_the_pool_ti
 STATES = "query ($ids: [ID!]!) { consentStates(customerIds: $ids) { customerId granted } }"
 
 
+@pytest.mark.postgres_only
 async def test_when_every_connection_is_taken_a_partner_poll_waits_only_the_pool_timeout(
     cluster: PostgresCluster,
 ) -> None:
@@ -328,22 +345,14 @@ async def test_when_every_connection_is_taken_a_partner_poll_waits_only_the_pool
         key = await new_partner(service.deps)
         poll = {"ids": [str(uuid.uuid4())]}
         assert "errors" not in await service.client.execute(STATES, poll, key)
-        # given the engine's one connection held by a poll waiting for a lock (up to the
-        # statement timeout, 2 s here)
-        blocker = await asyncpg.connect(cluster.url.replace("+asyncpg", ""))
-        try:
-            async with blocker.transaction():
-                await blocker.execute("LOCK TABLE partner_keys IN ACCESS EXCLUSIVE MODE")
-                held = asyncio.create_task(timed(service.client, STATES, poll, key))
-                await asyncio.sleep(0.3)
-                # when another poll comes (by text: the prepared path)
-                took, result = await timed(service.client, STATES, poll, key)
-        finally:
-            await blocker.close()
+        # given the engine's one connection held by a poll waiting for a lock, when another
+        # poll comes (by text: the prepared path)
+        first, took, result = await beside_a_request_held_by_a_lock(
+            cluster, service, "partner_keys", STATES, poll, key
+        )
         # then it is refused after the pool timeout (1 s here), once
         refused_as_unavailable(result)
         assert 0.9 < took < 1.9
-        _, first = await held
         assert "errors" not in first, first
 
 
