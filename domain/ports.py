@@ -656,6 +656,14 @@ class UnitOfWorkFactory(Protocol):
         costs one round trip instead of three (BEGIN, the statement, ROLLBACK)."""
         ...
 
+    def would_wait(self) -> bool:
+        """Whether a unit of work begun now would wait for a connection: every one in use."""
+        ...
+
+    def reads_would_wait(self) -> bool:
+        """The same for :meth:`reads`."""
+        ...
+
 
 class PasswordHasher(Protocol):
     async def hash(self, password: str) -> str: ...

@@ -107,11 +107,6 @@ class TrustedDocumentsRouter(GraphQLOverHTTP):
         self._graphql = schema._schema  # type: ignore[attr-defined]
         self._limits = QueryLimits.of(settings)
         self._texts = PreparedTexts(self._graphql, self._limits) if settings.prepare_texts else None
-        # Whether a unit of work, or a read, begun now would wait for a connection (the SQL
-        # factory says; other factories never make the prepared path give way for it).
-        never: Callable[[], bool] = lambda: False  # noqa: E731
-        self._would_wait = getattr(deps.unit_of_work, "would_wait", never)
-        self._reads_would_wait = getattr(deps.unit_of_work, "reads_would_wait", never)
 
     async def request_data(self, body: dict[str, Any]) -> GraphQLRequestData:
         _by_document.set(False)
@@ -241,7 +236,7 @@ class TrustedDocumentsRouter(GraphQLOverHTTP):
         token = customer_token(request_token(request, self._cookie_name))
         customer = None
         if token:
-            if self._reads_would_wait():
+            if self._deps.unit_of_work.reads_would_wait():
                 # The general path waits for a connection, once, and says the service is busy
                 # after the pool's timeout: begun here, a read would wait, give way, and the
                 # general path would wait again.
@@ -271,7 +266,7 @@ class TrustedDocumentsRouter(GraphQLOverHTTP):
             purposes = None if names is None else [SharingPurpose[name] for name in names]
         except KeyError:
             return None
-        if self._would_wait():
+        if self._deps.unit_of_work.would_wait():
             return None  # as for `me`: the general path waits for a connection, once
         token = request_token(request, self._cookie_name)
         if not token or not looks_like_api_key(token):

@@ -106,6 +106,12 @@ class BrokenUnitOfWork:
     def reads(self) -> object:
         raise RuntimeError(self.message)
 
+    def would_wait(self) -> bool:
+        return False
+
+    def reads_would_wait(self) -> bool:
+        return False
+
 
 @asynccontextmanager
 async def broken_database(

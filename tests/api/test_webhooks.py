@@ -375,6 +375,12 @@ class FaultAfterOutbox:
     def reads(self) -> Any:
         return self._inner.reads()
 
+    def would_wait(self) -> bool:
+        return bool(self._inner.would_wait())
+
+    def reads_would_wait(self) -> bool:
+        return bool(self._inner.reads_would_wait())
+
 
 class _FaultyUnitOfWork:
     def __init__(self, inner: Any, factory: FaultAfterOutbox) -> None:

@@ -637,6 +637,12 @@ class InMemoryUnitOfWorkFactory:
     def reads(self) -> InMemoryReads:
         return InMemoryReads(self.store)
 
+    def would_wait(self) -> bool:
+        return False
+
+    def reads_would_wait(self) -> bool:
+        return False
+
 
 class FakeClock:
     """A clock that stands still until the test moves it."""
