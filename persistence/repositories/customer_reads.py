@@ -57,7 +57,7 @@ class SqlCustomerReadModel:
             row: Any = await driver.fetchrow(self._conn, _BY_EMAIL_SQL, email)
         else:
             row = (await self._conn.execute(_BY_EMAIL, {"email": email})).mappings().first()
-        return None if row is None else customer_from_row(_customer_values(row))
+        return _customer(row)
 
 
 class PooledCustomerReadModel:
@@ -70,14 +70,17 @@ class PooledCustomerReadModel:
         return _found(await self._pool.fetchrow(_ME_BY_SESSION_SQL, token_hash))
 
     async def by_email(self, email: str) -> Customer | None:
-        row = await self._pool.fetchrow(_BY_EMAIL_SQL, email)
-        return None if row is None else customer_from_row(_customer_values(row))
+        return _customer(await self._pool.fetchrow(_BY_EMAIL_SQL, email))
 
 
 def _found(row: Any) -> tuple[Session, Customer] | None:
     if row is None:
         return None
     return _session_of(row), customer_from_row(_customer_values(row))
+
+
+def _customer(row: Any) -> Customer | None:
+    return None if row is None else customer_from_row(_customer_values(row))
 
 
 def _session_of(row: Any) -> Session:
