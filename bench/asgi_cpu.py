@@ -23,8 +23,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
+import io
 import json
 import os
+import pstats
 import random
 import statistics
 import sys
@@ -50,6 +53,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--customers", type=int, default=2_000)
     parser.add_argument("--sessions", type=int, default=500)
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="after the repeats, run cProfile over the product's requests and print its top N",
+    )
     parser.add_argument(
         "--set",
         action="append",
@@ -156,6 +166,17 @@ async def measure(
                 times[side].append(
                     await cpu_per_request(app, path, encoded, auth_tokens, args.requests)
                 )
+        if args.profile:
+            app, path, encoded = sides["product"]
+            profiler = cProfile.Profile()
+            profiler.enable()
+            await cpu_per_request(app, path, encoded, auth_tokens, args.requests)
+            profiler.disable()
+            out = io.StringIO()
+            stats = pstats.Stats(profiler, stream=out)
+            for order in ("tottime", "cumulative"):
+                stats.sort_stats(order).print_stats(args.profile)
+            print(out.getvalue(), file=sys.__stdout__)
     return times
 
 

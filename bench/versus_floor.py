@@ -292,11 +292,13 @@ STALL_ME = "me (general path)"
 # fewer by the time each login takes (the rate measured is reported).
 LOGIN_CONNECTIONS = 10
 LOGIN_PAUSE_MS = 1000
-# The stall's phases alternate, alone and beside the logins, this many times, each --duration
-# long: a p99 of a few milliseconds moves by 20 % with a hiccup of the machine, and the machine's
-# speed drifts within a minute, so one long phase of each compared its moment as much as its load.
-# The medians of the phases' p99s are compared.
-STALL_PAIRS = 3
+# The stall's phases alternate, alone and beside the logins, this many times (--stall-pairs),
+# each --duration long: a p99 of a few milliseconds moves by 20 % with a hiccup of the machine,
+# and the machine's speed drifts within a minute, so one long phase of each compared its moment
+# as much as its load. The medians of the phases' p99s are compared. With three pairs the same
+# code measured -7 to +34 % in six rounds of 27 Nov (bench/login_stall.py, 19:27-19:35), and the
+# phases alone spread 3.9-6.2 ms in one round: five pairs, 28 Nov on.
+STALL_PAIRS = 5
 
 
 def stall_phase(
@@ -315,6 +317,7 @@ def stall_phase(
             scripts[("product", "login")].with_name("login-paced.lua"),
             args.duration,
             run.database,
+            args.stall_pairs,
         )
     finally:
         harness._stop_server(run.server)
@@ -357,12 +360,18 @@ def sessions_seen_now(database: str) -> None:
 
 
 def login_stall(
-    base_url: str, pid: int, me_script: Path, login_script: Path, duration: int, database: str
+    base_url: str,
+    pid: int,
+    me_script: Path,
+    login_script: Path,
+    duration: int,
+    database: str,
+    pairs_wanted: int = STALL_PAIRS,
 ) -> dict[str, Any]:
     """`me` (general path) at a steady rate (``STALL_CONNECTIONS`` connections, each pausing
     ``STALL_PACE_MS`` between requests), alone, then while a steady 10 logins a second run
     beside it (wrk -c10, each connection pausing a second between its logins); the two phases
-    ``STALL_PAIRS`` times in turn, each ``duration`` seconds, after the machine fell quiet.
+    ``pairs_wanted`` times in turn, each ``duration`` seconds, after the machine fell quiet.
 
     Run against a server of one worker (the goal is per worker): with two, each phase's few
     connections land on the workers by chance (by a hash of their addresses, api/serving.py;
@@ -370,7 +379,7 @@ def login_stall(
     spread over both in the other), so the two phases would not be the same load."""
     pairs: list[dict[str, Any]] = []
     waited = 0.0
-    for _ in range(STALL_PAIRS):
+    for _ in range(pairs_wanted):
         wait_idle(pid)
         waited += wait_machine_quiet()  # the phases before leave PostgreSQL busy for a while
         sessions_seen_now(database)
@@ -935,9 +944,10 @@ def markdown(table: dict[str, Any], config: dict[str, Any]) -> str:
     stall = table.get(STALL)
     if stall:
         moved = ", ".join(f"{100 * m:+.0f} %" for m in stall["p99_moved"])
+        pairs = config.get("stall_pairs", STALL_PAIRS)
         lines += [
             "",
-            f"Login against `me`, on one worker, {STALL_PAIRS} phases alone and {STALL_PAIRS} "
+            f"Login against `me`, on one worker, {pairs} phases alone and {pairs} "
             f"beside the logins in turn: `{STALL_ME}` at a steady "
             f"{' / '.join(f'{v:.0f}' for v in stall['me_req_s'])} req/s has a p99 (median of "
             f"the phases) of {' / '.join(f'{v:.1f}' for v in stall['p99_alone_ms'])} ms alone "
@@ -999,6 +1009,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--sessions", type=int, default=1_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--stall-pairs",
+        type=int,
+        default=STALL_PAIRS,
+        help="pairs of login-stall phases (alone, beside the logins) per round",
+    )
     parser.add_argument(
         "--set",
         action="append",
