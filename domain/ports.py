@@ -656,6 +656,14 @@ class UnitOfWorkFactory(Protocol):
         costs one round trip instead of three (BEGIN, the statement, ROLLBACK)."""
         ...
 
+    async def start_session(self, password_hash: str, session: Session, event: SignInEvent) -> bool:
+        """A unit of work of its own, the write of a sign-in: ``session`` and its ``event``,
+        written if the customer's stored password hash is still ``password_hash`` (neither
+        changed nor reset since it was checked, the account not gone), the customer locked
+        meanwhile as :meth:`CustomerRepository.get_for_update` locks it; False, with nothing
+        written, otherwise. One statement on PostgreSQL instead of a transaction's five."""
+        ...
+
     def would_wait(self) -> bool:
         """Whether a unit of work begun now would wait for a connection: every one in use."""
         ...

@@ -26,6 +26,13 @@ def render(query: Select[Any]) -> str:
     return str(query.compile(dialect=asyncpg_dialect()))
 
 
+def render_in_order(query: Select[Any]) -> tuple[str, tuple[str, ...]]:
+    """:func:`render`, and the names of the query's parameters in the order of ``$1``, ``$2``…,
+    for a query whose parameters are not bound in the order they were written."""
+    compiled = query.compile(dialect=asyncpg_dialect())
+    return str(compiled), tuple(compiled.positiontup or ())
+
+
 async def fetch(conn: AsyncConnection, sql: str, *args: Any) -> list[asyncpg.Record]:
     """The rows of ``sql`` run on the connection's asyncpg connection. A lost connection is
     invalidated (it must not go back to the pool) and raised as SQLAlchemy would have said it."""

@@ -9,10 +9,13 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import QueuePool
 
+from domain.identity.model import Session, SignInEvent
+from domain.identity.use_cases import write_sign_in
 from domain.ports import CardVault
 from persistence.card_vault import VaultKeyring
 from persistence.mailer import OutboxMailer
 from persistence.read_pool import ReadPool
+from persistence.repositories import identity
 from persistence.repositories.consent import SqlConsentRepository
 from persistence.repositories.customer_reads import PooledCustomerReadModel, SqlCustomerReadModel
 from persistence.repositories.customers import SqlCustomerRepository
@@ -166,6 +169,14 @@ class SqlUnitOfWorkFactory:
 
     def reads(self) -> SqlReads | PooledReads:
         return self._pooled_reads or SqlReads(self.engine)
+
+    async def start_session(self, password_hash: str, session: Session, event: SignInEvent) -> bool:
+        if self.engine.dialect.name != "postgresql":  # SQLite has no writes within a WITH
+            async with self() as uow:
+                return await write_sign_in(uow, password_hash, session, event)
+        # A connection outside any transaction, as SqlReads has: the statement is its own.
+        async with self.engine.connect() as conn:
+            return await identity.start_session(conn, password_hash, session, event)
 
     def would_wait(self) -> bool:
         """Whether a unit of work begun now would wait for a connection of the engine's pool

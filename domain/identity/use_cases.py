@@ -68,23 +68,43 @@ async def login(deps: Dependencies, email: str, password: str, client: ClientInf
     ok = await deps.hasher.verify(password, customer.password_hash if customer else None)
     if customer is None or not ok:
         raise DomainError.single(ErrorCode.INVALID_CREDENTIALS, INVALID_CREDENTIALS)
-    new_hash = (
-        await deps.hasher.hash(password)
-        if deps.hasher.needs_rehash(customer.password_hash)
-        else None
-    )
-    async with deps.unit_of_work() as uow:
-        current = await uow.customers.get_for_update(customer.id)
-        # The password may have been changed or reset since it was checked: then it is stale.
-        if current is None or current.password_hash != customer.password_hash:
-            raise DomainError.single(ErrorCode.INVALID_CREDENTIALS, INVALID_CREDENTIALS)
-        if new_hash is not None:
-            current.password_hash = new_hash
-            await save_customer(uow, current)
-        signed_in = await start_session(uow, deps, current, client)
-        await uow.commit()
+    now = deps.clock.now()
+    token, session = open_session(customer.id, now, deps.sessions)
+    event = SignInEvent(uuid.uuid4(), customer.id, now, client.ip, client.user_agent)
+    # Written only if the password is the one checked: it may have been changed or reset since.
+    if deps.hasher.needs_rehash(customer.password_hash):
+        new_hash = await deps.hasher.hash(password)
+        async with deps.unit_of_work() as uow:
+            started = await write_sign_in(uow, customer.password_hash, session, event, new_hash)
+    else:
+        started = await deps.unit_of_work.start_session(customer.password_hash, session, event)
+    if not started:
+        raise DomainError.single(ErrorCode.INVALID_CREDENTIALS, INVALID_CREDENTIALS)
     await deps.limiter.clear(Throttle.LOGIN_ACCOUNT, account_key)
-    return signed_in
+    return SignedIn(token, session, customer)
+
+
+async def write_sign_in(
+    uow: UnitOfWork,
+    password_hash: str,
+    session: Session,
+    event: SignInEvent,
+    new_hash: str | None = None,
+) -> bool:
+    """In ``uow``, and committed: ``session`` and its ``event`` if the customer's stored password
+    hash is still ``password_hash`` (the customer locked meanwhile), with ``new_hash`` stored in
+    its place when given; False, with nothing written, when it is not. What
+    :meth:`UnitOfWorkFactory.start_session` does where one statement cannot."""
+    current = await uow.customers.get_for_update(session.customer_id)
+    if current is None or current.password_hash != password_hash:
+        return False
+    if new_hash is not None:
+        current.password_hash = new_hash
+        await save_customer(uow, current)
+    await uow.sessions.add(session)
+    await uow.sign_ins.add(event)
+    await uow.commit()
+    return True
 
 
 async def authenticate(deps: Dependencies, token: str) -> Session | None:

@@ -106,6 +106,9 @@ class BrokenUnitOfWork:
     def reads(self) -> object:
         raise RuntimeError(self.message)
 
+    async def start_session(self, *args: object) -> bool:
+        raise RuntimeError(self.message)
+
     def would_wait(self) -> bool:
         return False
 

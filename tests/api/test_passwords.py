@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.dependencies import Dependencies
 from persistence.passwords import Argon2Parameters, Argon2PasswordHasher
 from persistence.tables import account_tokens, customers
 from tests.api.documents import (
@@ -258,3 +260,55 @@ async def test_a_hash_made_with_other_parameters_is_replaced_at_the_next_sign_in
     assert stored.startswith("$argon2id$v=19$m=8,t=1,p=1$")
     assert (await sign_in(client, PASSWORD))["token"] is not None
     assert (await sign_in(client, "not my password!"))["token"] is None
+
+
+@pytest.mark.parametrize("stored", ["current", "outdated"])
+async def test_a_password_changed_while_a_sign_in_checks_it_signs_nobody_in(
+    client: GraphQLClient,
+    deps: Dependencies,
+    engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    stored: str,
+) -> None:
+    # given Ada, signed in on her laptop, her password hashed with the configured parameters or
+    # with others (then a sign-in also replaces the hash, in a transaction of its own)
+    token, _ = await register(client)
+    if stored == "outdated":
+        older = Argon2PasswordHasher(Argon2Parameters(memory_kib=16, time_cost=2))
+        try:
+            old_hash = await older.hash(PASSWORD)
+        finally:
+            older.close()
+        async with engine.begin() as conn:
+            await conn.execute(update(customers).values(password_hash=old_hash))
+    # and who changes it there while a sign-in with the old one is being checked
+    check = deps.hasher.verify
+    changed: list[dict[str, object]] = []
+
+    async def check_then_change(password: str, password_hash: str | None) -> bool:
+        right = await check(password, password_hash)
+        if not changed:
+            changed.append({})
+            result = await client.data(
+                CHANGE_PASSWORD,
+                {"input": {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD}},
+                token=token,
+            )
+            changed[0] = result["changePassword"]
+        return right
+
+    monkeypatch.setattr(deps.hasher, "verify", check_then_change)
+    before = await snapshot(engine)
+    # when
+    credentials = {"email": "ada@example.com", "password": PASSWORD}
+    payload = (await client.data(LOGIN, {"input": credentials}))["login"]
+    # then the old password, right when checked, opens no session and logs no sign-in
+    assert changed == [{"changed": True, "errors": []}]
+    assert payload["token"] is None
+    assert codes(payload["errors"]) == {(None, "INVALID_CREDENTIALS")}
+    after = await snapshot(engine)
+    assert after["sessions"] == before["sessions"]
+    assert after["sign_in_events"] == before["sign_in_events"]
+    assert (await client.data(ME, token=token))["me"] is not None
+    client.forget_cookies()
+    assert (await sign_in(client, NEW_PASSWORD))["token"] is not None

@@ -375,6 +375,9 @@ class FaultAfterOutbox:
     def reads(self) -> Any:
         return self._inner.reads()
 
+    async def start_session(self, *args: Any) -> bool:
+        return bool(await self._inner.start_session(*args))
+
     def would_wait(self) -> bool:
         return bool(self._inner.would_wait())
 

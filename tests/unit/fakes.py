@@ -37,6 +37,7 @@ from domain.identity.model import (
     SignInEvent,
     TokenPurpose,
 )
+from domain.identity.use_cases import write_sign_in
 from domain.partners.model import Partner, PartnerKey
 from domain.policies.model import Acknowledgement, PolicyVersion
 from domain.ports import (
@@ -636,6 +637,10 @@ class InMemoryUnitOfWorkFactory:
 
     def reads(self) -> InMemoryReads:
         return InMemoryReads(self.store)
+
+    async def start_session(self, password_hash: str, session: Session, event: SignInEvent) -> bool:
+        async with self() as uow:
+            return await write_sign_in(uow, password_hash, session, event)
 
     def would_wait(self) -> bool:
         return False
