@@ -664,14 +664,6 @@ class UnitOfWorkFactory(Protocol):
         written, otherwise. One statement on PostgreSQL instead of a transaction's five."""
         ...
 
-    def would_wait(self) -> bool:
-        """Whether a unit of work begun now would wait for a connection: every one in use."""
-        ...
-
-    def reads_would_wait(self) -> bool:
-        """The same for :meth:`reads`."""
-        ...
-
 
 class PasswordHasher(Protocol):
     async def hash(self, password: str) -> str: ...

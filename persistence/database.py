@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import sqlite3
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,6 +143,23 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 _UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
 # SQLite's "database is locked": another writer held it for longer than the busy timeout.
 _SQLITE_BUSY = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+
+
+# A request waits for a free connection at most once, its pool's timeout: a wait that ran out
+# marks the request's context (each request is a task of its own), and a later wait in it is
+# refused at once with the same error. The prepared path (api/documents/router.py) gives way
+# to the general one after a fault, and the general path reads again: without the mark, a
+# request that met a full pool would wait twice its timeout before it is refused.
+_WAITED_OUT: ContextVar[bool] = ContextVar("datarights_waited_out", default=False)
+
+
+def waited_out() -> bool:
+    """Whether this request already waited a pool's timeout for a connection in vain."""
+    return _WAITED_OUT.get()
+
+
+def mark_waited_out() -> None:
+    _WAITED_OUT.set(True)
 
 
 def is_unavailable(error: BaseException | None) -> bool:

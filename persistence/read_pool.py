@@ -33,7 +33,7 @@ import asyncpg
 from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from persistence.database import Timeouts
+from persistence.database import Timeouts, mark_waited_out, waited_out
 from persistence.driver import is_lost
 
 # Connect arguments of SQLAlchemy's asyncpg adaptor that asyncpg itself does not take.
@@ -125,11 +125,6 @@ class ReadPool:
         self._give(held)
         return row
 
-    def would_wait(self) -> bool:
-        """Whether a read begun now would wait for a connection: every one in use, and no room
-        to open another."""
-        return not self._idle and self._slots >= self.size
-
     async def _take(self) -> _Held:
         while self._idle:
             held = self._idle.pop()
@@ -139,13 +134,17 @@ class ReadPool:
         if self._slots < self.size:
             self._slots += 1
             return await self._open()
-        # Every connection is busy: wait for one, at most the pool timeout.
+        # Every connection is busy: wait for one, at most the pool timeout, once a request.
+        if waited_out():
+            raise TimeoutError("no read connection free, and this request waited for one")
         waiter: asyncio.Future[_Held | None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
             async with asyncio.timeout(self._wait):
                 given = await waiter
-        except BaseException:
+        except BaseException as error:
+            if isinstance(error, TimeoutError):
+                mark_waited_out()
             if waiter.done() and not waiter.cancelled():
                 # Given a connection or a slot just as the wait ended: passed on.
                 if (late := waiter.result()) is not None:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
+from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import QueuePool
 
@@ -13,6 +14,7 @@ from domain.identity.model import Session, SignInEvent
 from domain.identity.use_cases import write_sign_in
 from domain.ports import CardVault
 from persistence.card_vault import VaultKeyring
+from persistence.database import mark_waited_out, waited_out
 from persistence.mailer import OutboxMailer
 from persistence.read_pool import ReadPool
 from persistence.repositories import identity
@@ -43,6 +45,21 @@ from persistence.repositories.webhooks import SqlWebhookRepository
 CardVaultFactory = Callable[[AsyncConnection], CardVault]
 
 
+async def connect(engine: AsyncEngine) -> AsyncConnection:
+    """A connection of the engine's pool, waited for at most once a request
+    (persistence/database.py): when this request already waited in vain, a full pool refuses
+    at once, with the error its timeout raises."""
+    pool = engine.sync_engine.pool
+    # Full: every connection in use and none to add (the pool has no overflow).
+    if waited_out() and isinstance(pool, QueuePool) and pool.checkedout() >= pool.size():
+        raise exc.TimeoutError("no connection free, and this request waited for one")
+    try:
+        return await engine.connect()
+    except exc.TimeoutError:
+        mark_waited_out()
+        raise
+
+
 class SqlUnitOfWork:
     def __init__(
         self, engine: AsyncEngine, card_vault: CardVaultFactory, keyring: VaultKeyring
@@ -53,7 +70,7 @@ class SqlUnitOfWork:
         self._connection: AsyncConnection | None = None
 
     async def __aenter__(self) -> Self:
-        conn = await self._engine.connect()
+        conn = await connect(self._engine)
         await conn.begin()
         self._connection = conn
         self.customers = SqlCustomerRepository(conn)
@@ -115,7 +132,7 @@ class SqlReads:
         self._connection: AsyncConnection | None = None
 
     async def __aenter__(self) -> Self:
-        conn = await self._engine.connect()
+        conn = await connect(self._engine)
         self._connection = conn
         self.customer_reads = SqlCustomerReadModel(conn)
         return self
@@ -175,18 +192,11 @@ class SqlUnitOfWorkFactory:
             async with self() as uow:
                 return await write_sign_in(uow, password_hash, session, event)
         # A connection outside any transaction, as SqlReads has: the statement is its own.
-        async with self.engine.connect() as conn:
+        conn = await connect(self.engine)
+        try:
             return await identity.start_session(conn, password_hash, session, event)
-
-    def would_wait(self) -> bool:
-        """Whether a unit of work begun now would wait for a connection of the engine's pool
-        (every one in use, none to add: the pool has no overflow)."""
-        pool = self.engine.sync_engine.pool
-        return isinstance(pool, QueuePool) and pool.checkedout() >= pool.size()
-
-    def reads_would_wait(self) -> bool:
-        """The same for :meth:`reads`: the read pool's, or the engine's when there is none."""
-        return self.read_pool.would_wait() if self.read_pool is not None else self.would_wait()
+        finally:
+            await conn.close()
 
     async def close(self) -> None:
         """Closes the connections of the engine and of the read pool."""

@@ -236,11 +236,8 @@ class TrustedDocumentsRouter(GraphQLOverHTTP):
         token = customer_token(request_token(request, self._cookie_name))
         customer = None
         if token:
-            if self._deps.unit_of_work.reads_would_wait():
-                # The general path waits for a connection, once, and says the service is busy
-                # after the pool's timeout: begun here, a read would wait, give way, and the
-                # general path would wait again.
-                return None
+            # A read that waits in vain for a connection gives way too: the general path is
+            # then refused at once, without waiting again (persistence/database.py).
             read = await read_signed_in(self._deps, token, request.headers.get("sec-gpc") == "1")
             if read.writes_due:
                 return None
@@ -266,8 +263,6 @@ class TrustedDocumentsRouter(GraphQLOverHTTP):
             purposes = None if names is None else [SharingPurpose[name] for name in names]
         except KeyError:
             return None
-        if self._deps.unit_of_work.would_wait():
-            return None  # as for `me`: the general path waits for a connection, once
         token = request_token(request, self._cookie_name)
         if not token or not looks_like_api_key(token):
             return None  # IsPartner refuses it on the general path

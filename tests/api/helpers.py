@@ -109,12 +109,6 @@ class BrokenUnitOfWork:
     async def start_session(self, *args: object) -> bool:
         raise RuntimeError(self.message)
 
-    def would_wait(self) -> bool:
-        return False
-
-    def reads_would_wait(self) -> bool:
-        return False
-
 
 @asynccontextmanager
 async def broken_database(

@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import text
 
 from api.app import build_dependencies, close_dependencies, create_app
+from api.documents.prepared import PreparedMe
 from api.graphql_http import GRAPHQL_RESPONSE
 from api.limits import Measuring
 from domain.dependencies import Dependencies
@@ -30,6 +31,7 @@ from persistence.migrate import upgrade
 from persistence.readiness import BEHIND as READINESS_BEHIND
 from tests.api.documents import ME, REGISTER, UPDATE_PROFILE
 from tests.api.test_partners import new_partner
+from tests.api.test_trusted_documents import prepared_answers
 from tests.conftest import settings_for
 from tests.factories import PASSWORD, registration
 from tests.graphql import GraphQLClient
@@ -332,6 +334,33 @@ async def test_when_every_read_connection_is_taken_a_read_waits_only_the_pool_ti
         # and the held read went on as soon as the lock was gone, as does the next one
         assert first["data"]["me"]["email"] == "reads@example.com"
         assert (await service.client.data(ME, token=token))["me"]["email"] == "reads@example.com"
+
+
+@pytest.mark.postgres_only
+async def test_a_read_that_waits_a_moment_for_a_connection_is_still_answered_prepared(
+    cluster: PostgresCluster,
+) -> None:
+    async with serving(cluster, database_read_pool_size=1) as service:
+        token = await signed_in(service.client, "waits@example.com")
+        blocker = await asyncpg.connect(cluster.url.replace("+asyncpg", ""))
+        try:
+            with prepared_answers(PreparedMe) as answers:
+                # given the read pool's one connection held a moment by a read behind a lock
+                async with blocker.transaction():
+                    await blocker.execute("LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE")
+                    held = asyncio.create_task(timed(service.client, ME, None, token))
+                    await asyncio.sleep(0.2)
+                    # when another `me` comes meanwhile, in the prepared subset
+                    waiting = asyncio.create_task(timed(service.client, ME, None, token))
+                    await asyncio.sleep(0.2)
+                (_, first), (_, second) = await asyncio.gather(held, waiting)
+        finally:
+            await blocker.close()
+    # then it waited for the connection and was answered by the prepared path, as the first
+    # was (a full pool once sent every request that met it to graphql-core: under load, most)
+    for result in (first, second):
+        assert result["data"]["me"]["email"] == "waits@example.com", result
+    assert len(answers) == 2
 
 
 STATES = "query ($ids: [ID!]!) { consentStates(customerIds: $ids) { customerId granted } }"

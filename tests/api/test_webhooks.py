@@ -378,12 +378,6 @@ class FaultAfterOutbox:
     async def start_session(self, *args: Any) -> bool:
         return bool(await self._inner.start_session(*args))
 
-    def would_wait(self) -> bool:
-        return bool(self._inner.would_wait())
-
-    def reads_would_wait(self) -> bool:
-        return bool(self._inner.reads_would_wait())
-
 
 class _FaultyUnitOfWork:
     def __init__(self, inner: Any, factory: FaultAfterOutbox) -> None:

@@ -642,12 +642,6 @@ class InMemoryUnitOfWorkFactory:
         async with self() as uow:
             return await write_sign_in(uow, password_hash, session, event)
 
-    def would_wait(self) -> bool:
-        return False
-
-    def reads_would_wait(self) -> bool:
-        return False
-
 
 class FakeClock:
     """A clock that stands still until the test moves it."""
