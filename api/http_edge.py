@@ -25,6 +25,7 @@ from api.errors import MASKED_MESSAGE
 from api.graphql_http import error_body, failure_status, negotiate
 from api.logs import operation_name, request_id
 from api.metrics import Metrics, graphql_outcome
+from persistence.database import request_waits, request_waits_end
 
 log = logging.getLogger("datarights.http")
 access_log = logging.getLogger("datarights.access")
@@ -161,6 +162,7 @@ class HttpEdge:
         id_token = request_id.set(rid)
         name_token = operation_name.set(None)
         outcome_token = graphql_outcome.set(None)
+        waits_token = request_waits()
         status = 500
         started = False
 
@@ -194,6 +196,7 @@ class HttpEdge:
             self._access(scope, status, seconds)
             if self.metrics is not None:
                 self.metrics.observe_request(scope, status, seconds, fault, self.graphql_path)
+            request_waits_end(waits_token)
             graphql_outcome.reset(outcome_token)
             operation_name.reset(name_token)
             request_id.reset(id_token)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 import sqlite3
 import time
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,20 +146,32 @@ _SQLITE_BUSY = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 
 
 # A request waits for a free connection at most once, its pool's timeout: a wait that ran out
-# marks the request's context (each request is a task of its own), and a later wait in it is
-# refused at once with the same error. The prepared path (api/documents/router.py) gives way
-# to the general one after a fault, and the general path reads again: without the mark, a
-# request that met a full pool would wait twice its timeout before it is refused.
-_WAITED_OUT: ContextVar[bool] = ContextVar("datarights_waited_out", default=False)
+# marks the request, and a later wait in it is refused at once with the same error. The
+# prepared path (api/documents/router.py) gives way to the general one after a fault, and the
+# general path reads again: without the mark, a request that met a full pool would wait twice
+# its timeout before it is refused. The HTTP edge opens the scope for each request (each a task
+# of its own); outside one (the worker's long-lived loops) every wait is a wait of its own.
+_WAITED_OUT: ContextVar[bool | None] = ContextVar("datarights_waited_out", default=None)
+
+
+def request_waits() -> Token[bool | None]:
+    """Opens the scope of one request for the rule above; give the token to
+    :func:`request_waits_end` when the request is done."""
+    return _WAITED_OUT.set(False)
+
+
+def request_waits_end(token: Token[bool | None]) -> None:
+    _WAITED_OUT.reset(token)
 
 
 def waited_out() -> bool:
     """Whether this request already waited a pool's timeout for a connection in vain."""
-    return _WAITED_OUT.get()
+    return _WAITED_OUT.get() is True
 
 
 def mark_waited_out() -> None:
-    _WAITED_OUT.set(True)
+    if _WAITED_OUT.get() is not None:
+        _WAITED_OUT.set(True)
 
 
 def is_unavailable(error: BaseException | None) -> bool:
