@@ -1,6 +1,6 @@
 """Only the login stall of ``versus_floor.py``: `me` at a steady pace on one worker, alone and
 beside 10 logins a second, in turn, for a before/after of one change in minutes instead of the
-whole run's thirteen.
+whole run's fifteen.
 
 Run on its own, never from the test suite::
 
@@ -14,7 +14,8 @@ password: each still costs a hash, but no session is written and the answer is t
 the round's line says 0 logins/s; the line after it counts every answer), which tells the
 hash's share of a stall from the rest of a sign-in's. With ``--set
 DATARIGHTS_ARGON2_MEMORY_KIB=8 --set DATARIGHTS_ARGON2_TIME_COST=1`` (hashes seeded alike) the
-hash costs next to nothing, which leaves the rest.
+hash costs next to nothing, which leaves the rest. ``--logins none`` runs no logins at all:
+both phases of a pair alone, an A/A run that shows how far the measure moves by itself.
 """
 
 from __future__ import annotations
@@ -40,7 +41,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--stall-pairs", type=int, default=vf.STALL_PAIRS)
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--sessions", type=int, default=1_000)
-    parser.add_argument("--logins", choices=("valid", "wrong-password"), default="valid")
+    parser.add_argument(
+        "--logins",
+        choices=("valid", "wrong-password", "none"),
+        default="valid",
+        help="none: no logins in either phase (an A/A run: the measure's own noise)",
+    )
     parser.add_argument(
         "--set",
         action="append",
@@ -53,7 +59,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def login_bodies(bodies: list[str], kind: str) -> list[str]:
     """The bench's login bodies, or the same with a wrong password."""
-    if kind == "valid":
+    if kind != "wrong-password":
         return bodies
     out = []
     for body in bodies:
@@ -73,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     if settings:
         print(f"  product       settings: {settings}")
     moved: list[float] = []
+    by_pair: list[float] = []
     with run.scope() as cwd:
         ops, tokens, _ = vf.seed_small(run, cwd, args.customers, args.sessions, rng, settings)
         me_target, me_bodies = ops[vf.STALL_ME][:2]
@@ -87,12 +94,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  round {number}/{args.rounds} ({args.logins} logins)")
             stall: dict[str, Any] = vf.stall_phase(run, cwd, scripts, args)
             moved.append(stall["p99_moved"] or 0.0)
+            by_pair.append(stall["p99_moved_by_pair"] or 0.0)
             answered = [p["logins"]["requests"] / p["logins"]["seconds"] for p in stall["pairs"]]
             print(f"    logins answered, right or wrong: {statistics.median(answered):.1f}/s")
     print(
         f"\n{args.logins} logins: p99 of `me` moved "
         + ", ".join(f"{100 * m:+.0f} %" for m in moved)
-        + f" by round (median {100 * statistics.median(moved):+.0f} %)"
+        + f" by round (median {100 * statistics.median(moved):+.0f} %); the median of the "
+        "pairs' ratios " + ", ".join(f"{100 * m:+.0f} %" for m in by_pair)
     )
     return 0
 
