@@ -60,13 +60,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="N",
         help="after the repeats, run cProfile over the product's requests and print its top N",
     )
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="DATARIGHTS_NAME=VALUE",
-        help="a setting for the product (repeatable)",
-    )
+    vf.add_set_argument(parser)
     return parser.parse_args(argv)
 
 

@@ -47,13 +47,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="valid",
         help="none: no logins in either phase (an A/A run: the measure's own noise)",
     )
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="DATARIGHTS_NAME=VALUE",
-        help="a setting for the server (repeatable)",
-    )
+    vf.add_set_argument(parser)
     return parser.parse_args(argv)
 
 

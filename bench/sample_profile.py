@@ -48,13 +48,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--native", action="store_true", help="py-spy also samples C frames")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="DATARIGHTS_NAME=VALUE",
-        help="a setting for the server (repeatable)",
-    )
+    vf.add_set_argument(parser)
     return parser.parse_args(argv)
 
 

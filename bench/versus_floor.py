@@ -1037,13 +1037,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=STALL_PAIRS,
         help="pairs of login-stall phases (alone, beside the logins) per round",
     )
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="DATARIGHTS_NAME=VALUE",
-        help="a setting for the product's server (repeatable), for a before/after of one change",
-    )
+    add_set_argument(parser)
     parser.add_argument(
         "--only",
         action="append",
@@ -1052,6 +1046,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "phases still run); the results then go to the run's own JSON, not to latest.*",
     )
     return parser.parse_args(argv)
+
+
+def add_set_argument(parser: argparse.ArgumentParser) -> None:
+    """``--set DATARIGHTS_NAME=VALUE``, repeatable: a setting for the product (see
+    :func:`overrides`), for a before/after of one change. Every bench script takes it."""
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="DATARIGHTS_NAME=VALUE",
+        help="a setting for the product's server (repeatable)",
+    )
 
 
 def overrides(pairs: list[str]) -> dict[str, str]:

@@ -237,12 +237,9 @@ async def test_mail_is_logged_without_recipient_or_content(
         assert body not in text
 
 
-async def test_a_hash_made_with_other_parameters_is_replaced_at_the_next_sign_in(
-    client: GraphQLClient, engine: AsyncEngine
-) -> None:
-    # given a password hashed with parameters other than the configured ones (as every hash
-    # stored before a change of the argon2 defaults)
-    await register(client)
+async def store_a_hash_made_with_other_parameters(engine: AsyncEngine) -> str:
+    """The customer's password stored hashed with argon2 parameters other than the configured
+    ones (as every hash stored before a change of the defaults); returns that hash."""
     older = Argon2PasswordHasher(Argon2Parameters(memory_kib=16, time_cost=2))
     try:
         old_hash = await older.hash(PASSWORD)
@@ -250,6 +247,16 @@ async def test_a_hash_made_with_other_parameters_is_replaced_at_the_next_sign_in
         older.close()
     async with engine.begin() as conn:
         await conn.execute(update(customers).values(password_hash=old_hash))
+    return old_hash
+
+
+async def test_a_hash_made_with_other_parameters_is_replaced_at_the_next_sign_in(
+    client: GraphQLClient, engine: AsyncEngine
+) -> None:
+    # given a password hashed with parameters other than the configured ones (as every hash
+    # stored before a change of the argon2 defaults)
+    await register(client)
+    old_hash = await store_a_hash_made_with_other_parameters(engine)
     # when
     signed_in = await sign_in(client, PASSWORD)
     # then the password still works and is now stored with the configured parameters
@@ -274,13 +281,7 @@ async def test_a_password_changed_while_a_sign_in_checks_it_signs_nobody_in(
     # with others (then a sign-in also replaces the hash, in a transaction of its own)
     token, _ = await register(client)
     if stored == "outdated":
-        older = Argon2PasswordHasher(Argon2Parameters(memory_kib=16, time_cost=2))
-        try:
-            old_hash = await older.hash(PASSWORD)
-        finally:
-            older.close()
-        async with engine.begin() as conn:
-            await conn.execute(update(customers).values(password_hash=old_hash))
+        await store_a_hash_made_with_other_parameters(engine)
     # and who changes it there while a sign-in with the old one is being checked
     check = deps.hasher.verify
     changed: list[dict[str, object]] = []
