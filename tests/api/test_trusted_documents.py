@@ -4,6 +4,7 @@ by trusted document or by text, which must answer exactly as the general path do
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import uuid
@@ -196,6 +197,25 @@ async def test_the_prepared_path_answers_the_me_subset_in_one_statement(
         with prepared_answers(PreparedMe) as answers:
             assert (await client.by_text(document, token)).json() == response.json()
         assert answers == ([1] if document in PREPARED else []), document
+
+
+async def test_many_requests_at_once_are_all_answered_by_the_prepared_path(
+    client: Client, settings: Settings, clock: FakeClock
+) -> None:
+    # given more `me` requests at once than the pool has connections (on PostgreSQL the read
+    # pool's, on SQLite the engine's)
+    token, _ = await register_by(client.http)
+    clock.advance(seconds=5)
+    many = 4 * max(settings.database_pool_size, settings.database_read_pool_size)
+    # when they all come together
+    with prepared_answers(PreparedMe) as answers:
+        responses = await asyncio.gather(*(client.by_text(ME_SMALL, token) for _ in range(many)))
+    # then each waited for a connection and was answered by the prepared path (a full pool once
+    # sent them to graphql-core: under load, most of them; docs/performance.md, row 34)
+    assert {json.dumps(r.json(), sort_keys=True) for r in responses} == {
+        json.dumps((await client.by_general(ME_SMALL, token)).json(), sort_keys=True)
+    }
+    assert len(answers) == many
 
 
 STATES_FULL = """
