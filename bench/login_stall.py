@@ -83,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         vf.write_script(
             login_script, login_target, login_bodies(bodies, args.logins), [], vf.LOGIN_PAUSE_MS
         )
-        scripts = {("product", vf.STALL_ME): me_script, ("product", "login"): login_script}
+        scripts = {("product", vf.STALL_ME): me_script}
+        if args.logins != "none":
+            scripts[("product", "login")] = login_script
         for number in range(1, args.rounds + 1):
             print(f"  round {number}/{args.rounds} ({args.logins} logins)")
             stall: dict[str, Any] = vf.stall_phase(run, cwd, scripts, args)

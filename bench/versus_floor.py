@@ -297,7 +297,7 @@ LOGIN_PAUSE_MS = 1000
 # and the machine's speed drifts within a minute, so one long phase of each compared its moment
 # as much as its load. The medians of the phases' p99s are compared. With three pairs the same
 # code measured -7 to +34 % in six rounds of 27 Nov (bench/login_stall.py, 19:27-19:35), and the
-# phases alone spread 3.9-6.2 ms in one round: five pairs, 28 Nov on.
+# phases alone spread 3.9-6.2 ms in one round: five pairs since 27 Nov, 19:50.
 STALL_PAIRS = 5
 
 
@@ -306,6 +306,7 @@ def stall_phase(
 ) -> dict[str, Any]:
     """:func:`login_stall` on a server of one worker, started for it and stopped after (its
     output beside the round's server's, ``….stall.log``)."""
+    login = scripts.get(("product", "login"))
     served = run.log_path
     run.log_path = served.with_suffix(".stall.log")
     run.start_server(1, cwd, RATE_LIMITS_RAISED | overrides(args.set))
@@ -314,10 +315,8 @@ def stall_phase(
             run.base_url,
             run.pid,
             scripts[("product", STALL_ME)].with_name("me-stall.lua"),
-            # bench/login_stall.py --logins none: an A/A run, no logins in either phase
-            None
-            if getattr(args, "logins", None) == "none"
-            else scripts[("product", "login")].with_name("login-paced.lua"),
+            # without a login script (bench/login_stall.py --logins none) an A/A run
+            login.with_name("login-paced.lua") if login is not None else None,
             args.duration,
             run.database,
             args.stall_pairs,

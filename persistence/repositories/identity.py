@@ -40,10 +40,6 @@ def _sign_in_row(event: SignInEvent) -> dict[str, Any]:
     }
 
 
-_SESSION_COLUMNS = ("id", "token_hash", "customer_id", "created_at", "last_seen_at", "expires_at")
-_SIGN_IN_COLUMNS = ("id", "customer_id", "occurred_at", "ip", "user_agent")
-
-
 def _start_session_statement() -> tuple[str, tuple[str, ...]]:
     """A sign-in's write as one PostgreSQL statement (its SQL, and its parameters' names in
     order): the customer's row locked if its password hash is still the one checked, and the
@@ -65,7 +61,9 @@ def _start_session_statement() -> tuple[str, tuple[str, ...]]:
         .cte("unchanged")
     )
     written = []
-    for table, names in ((sessions, _SESSION_COLUMNS), (sign_in_events, _SIGN_IN_COLUMNS)):
+    for table in (sessions, sign_in_events):
+        # What _session_row and _sign_in_row give: every column but those the server fills in.
+        names = [column.name for column in table.c if column.server_default is None]
         values = [
             unchanged.c.id
             if name == "customer_id"
